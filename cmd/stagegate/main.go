@@ -1,13 +1,19 @@
-// Command stagegate is a placeholder until its gate lands: it fails closed instead of pretending to pass.
+// Command stagegate runs the gates from a terminal, serves them to Azure Pipelines checks, and
+// demonstrates them against a built-in simulator.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/stagegate/stagegate/pkg/cli"
 )
 
 func main() {
-	fmt.Println("##vso[task.logissue type=error]stagegate is not implemented yet")
-	fmt.Println("##vso[task.complete result=Failed]stagegate is not implemented yet")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -1,13 +1,19 @@
-// Command workitem-gate is a placeholder until its gate lands: it fails closed instead of pretending to pass.
+// Command workitem-gate is the agent-side binary of one stagegate task; the task's launcher runs it.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/stagegate/stagegate/pkg/gaterun"
+	"github.com/stagegate/stagegate/pkg/gates/workitems"
 )
 
 func main() {
-	fmt.Println("##vso[task.logissue type=error]workitem-gate is not implemented yet")
-	fmt.Println("##vso[task.complete result=Failed]workitem-gate is not implemented yet")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := gaterun.Main(ctx, workitems.Gate(), os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, gaterun.Options{})
+	stop()
+	os.Exit(code)
 }
