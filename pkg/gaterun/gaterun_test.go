@@ -81,9 +81,7 @@ func TestAgentResults(t *testing.T) {
 			return nil, errors.New("GET policy configurations: 403 Forbidden")
 		}, "Failed", 2, "Test gate could not evaluate: GET policy configurations: 403 Forbidden"},
 		{"panic is an error without a stack", "", func(context.Context, *Runtime) (*finding.Report, error) {
-			var m map[string]int
-			m["x"]++
-			return nil, nil
+			panic(errors.New("boom"))
 		}, "Failed", 2, "internal error in KeyVaultReferenceGate"},
 		{"bad mode", "block", func(context.Context, *Runtime) (*finding.Report, error) { return reportWith(), nil }, "Failed", 2, `input "mode": got "block", expected one of enforce, audit`},
 	}

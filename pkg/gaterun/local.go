@@ -151,4 +151,3 @@ func usage(in tasks.Input) string {
 	}
 	return s
 }
-
