@@ -1,0 +1,412 @@
+package packer
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(root, "go.mod"))
+	require.NoError(t, err, "tests run from tools/pack/packer")
+	return root
+}
+
+func TestParsePlatforms(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr string
+	}{
+		{in: "", want: "linux-amd64,linux-arm64,windows-amd64"},
+		{in: "default", want: "linux-amd64,linux-arm64,windows-amd64"},
+		{in: "all", want: "darwin-amd64,darwin-arm64,linux-amd64,linux-arm64,windows-amd64"},
+		{in: " windows-amd64, linux-amd64 ,linux-amd64", want: "linux-amd64,windows-amd64"},
+		{in: "linux-riscv64", wantErr: `platform "linux-riscv64": want one of darwin-amd64`},
+		{in: "win32-x64", wantErr: `platform "win32-x64"`},
+		{in: ",", wantErr: "no platform given"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParsePlatforms(tt.in)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, strings.ReplaceAll(platformNames(got), " ", ""))
+		})
+	}
+	assert.Equal(t, "x-gate.exe", Platform{"windows", "amd64"}.Exe("x-gate"))
+	assert.Equal(t, "x-gate", Platform{"linux", "arm64"}.Exe("x-gate"))
+}
+
+func TestParseVersion(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Version
+		wantErr bool
+	}{
+		{in: "1.0.0", want: Version{1, 0, 0}},
+		{in: " 2.13.407\n", want: Version{2, 13, 407}},
+		{in: "0.0.1", want: Version{0, 0, 1}},
+		{in: "1.0", wantErr: true},
+		{in: "1.0.0-beta", wantErr: true},
+		{in: "v1.0.0", wantErr: true},
+		{in: "01.0.0", wantErr: true},
+		{in: "1.0.0.0", wantErr: true},
+		{in: "9999999999.0.0", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseVersion(tt.in)
+			if tt.wantErr {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "MAJOR.MINOR.PATCH")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, strings.TrimSpace(tt.in), got.String())
+		})
+	}
+}
+
+func FuzzParseVersion(f *testing.F) {
+	for _, s := range []string{"1.0.0", "0.10.3", "1.0", "01.1.1", "1.2.3\n", "-1.0.0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseVersion(s)
+		if err != nil {
+			return
+		}
+		if v.Major < 0 || v.Minor < 0 || v.Patch < 0 {
+			t.Fatalf("negative part in %q: %+v", s, v)
+		}
+		if v.String() != strings.TrimSpace(s) {
+			t.Fatalf("%q parsed as %s, which does not print back the same", s, v)
+		}
+	})
+}
+
+func TestReadVersionOfRepository(t *testing.T) {
+	v, err := ReadVersion(repoRoot(t))
+	require.NoError(t, err, "VERSION must hold MAJOR.MINOR.PATCH")
+	assert.Positive(t, v.Major)
+
+	_, err = ReadVersion(t.TempDir())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "read the version")
+}
+
+func TestStampTask(t *testing.T) {
+	in := []byte(`{"name":"DemoGate","id":"x","version":{"Major":1,"Minor":0,"Patch":0},"inputs":[{"name":"a","defaultValue":"<b>&"}]}`)
+	out, err := StampTask(in, Version{1, 4, 2})
+	require.NoError(t, err)
+	var doc struct {
+		Name    string
+		Version map[string]int
+		Inputs  []map[string]string
+	}
+	require.NoError(t, json.Unmarshal(out, &doc))
+	assert.Equal(t, map[string]int{"Major": 1, "Minor": 4, "Patch": 2}, doc.Version)
+	assert.Equal(t, "DemoGate", doc.Name, "other fields are kept")
+	assert.Equal(t, "<b>&", doc.Inputs[0]["defaultValue"])
+	assert.Contains(t, string(out), `"<b>&"`, "no HTML escaping in the staged file")
+
+	_, err = StampTask(in, Version{2, 0, 0})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "version.Major 1 but VERSION is 2.0.0")
+	assert.Contains(t, err.Error(), "DemoGate@1")
+
+	_, err = StampTask([]byte(`{"name":"DemoGate"}`), Version{1, 0, 0})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "version.Major is missing")
+
+	_, err = StampTask([]byte(`{`), Version{1, 0, 0})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "parse task.json")
+}
+
+func TestStampManifest(t *testing.T) {
+	in := []byte(`{"id":"stagegate","publisher":"stagegate","public":false,"name":"n"}`)
+	tests := []struct {
+		name, publisher, id string
+		wantPub, wantID     string
+		wantErr             string
+	}{
+		{name: "manifest values", wantPub: "stagegate", wantID: "stagegate"},
+		{name: "overrides", publisher: "contoso", id: "stagegate-test", wantPub: "contoso", wantID: "stagegate-test"},
+		{name: "bad publisher", publisher: "con toso", wantErr: `PUBLISHER "con toso"`},
+		{name: "path in id", id: "../x", wantErr: `EXTENSION_ID "../x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := StampManifest(in, Version{3, 2, 1}, tt.publisher, tt.id)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			var m Manifest
+			require.NoError(t, json.Unmarshal(out, &m))
+			assert.Equal(t, "3.2.1", m.Version)
+			assert.Equal(t, tt.wantPub, m.Publisher)
+			assert.Equal(t, tt.wantID, m.ID)
+			require.NotNil(t, m.Public)
+			assert.False(t, *m.Public)
+		})
+	}
+}
+
+func TestRepositoryManifestMatchesTaskFolders(t *testing.T) {
+	root := repoRoot(t)
+	tasks, err := DiscoverTasks(root)
+	require.NoError(t, err)
+	require.Len(t, tasks, 3)
+	for _, task := range tasks {
+		assert.NotEmpty(t, task.Binary)
+		assert.Equal(t, 1, task.Major)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "vss-extension.json"))
+	require.NoError(t, err)
+	var m Manifest
+	require.NoError(t, json.Unmarshal(data, &m))
+	require.NoError(t, CheckManifest(m, tasks))
+	assert.Empty(t, m.Version, "the version comes from VERSION only; tools/pack stamps it")
+}
+
+func TestCheckManifest(t *testing.T) {
+	tasks := []Task{{Name: "A", Binary: "a"}, {Name: "B", Binary: "b"}}
+	manifest := func(public string, files []string, contributions ...string) Manifest {
+		var sb strings.Builder
+		sb.WriteString(`{"id":"x","publisher":"p"` + public + `,"files":[`)
+		for i, f := range files {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString(`{"path":"` + f + `"}`)
+		}
+		sb.WriteString(`],"contributions":[`)
+		for i, c := range contributions {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString(`{"id":"c` + c + `","type":"ms.vss-distributed-task.task","properties":{"name":"` + c + `"}}`)
+		}
+		sb.WriteString(`,{"id":"hub","type":"ms.vss-web.hub","properties":{"name":"tasks/Z"}}]}`)
+		var m Manifest
+		require.NoError(t, json.Unmarshal([]byte(sb.String()), &m))
+		return m
+	}
+	both := []string{"tasks/A", "tasks/B/"}
+	tests := []struct {
+		name    string
+		m       Manifest
+		wantErr []string
+	}{
+		{name: "ok", m: manifest(`,"public":false`, both, "tasks/A", "tasks/B")},
+		{name: "public", m: manifest(`,"public":true`, both, "tasks/A", "tasks/B"), wantErr: []string{`"public" must be false`}},
+		{name: "public missing", m: manifest(``, both, "tasks/A", "tasks/B"), wantErr: []string{`"public" must be false`}},
+		{name: "missing contribution", m: manifest(`,"public":false`, both, "tasks/A"), wantErr: []string{"tasks/B has no ms.vss-distributed-task.task contribution"}},
+		{name: "unknown folder", m: manifest(`,"public":false`, both, "tasks/A", "tasks/B", "tasks/C"), wantErr: []string{`"ctasks/C" names tasks/C, which is no task folder`}},
+		{name: "repeated", m: manifest(`,"public":false`, both, "tasks/A", "tasks/B", "tasks/A/"), wantErr: []string{"repeats task folder tasks/A"}},
+		{name: "not in files", m: manifest(`,"public":false`, []string{"tasks/A"}, "tasks/A", "tasks/B"), wantErr: []string{`tasks/B is missing from "files"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckManifest(tt.m, tasks)
+			if len(tt.wantErr) == 0 {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			for _, want := range tt.wantErr {
+				assert.Contains(t, err.Error(), want)
+			}
+		})
+	}
+}
+
+func TestDiscoverTasksErrors(t *testing.T) {
+	write := func(t *testing.T, root, rel, content string) {
+		t.Helper()
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	tests := []struct {
+		name    string
+		files   map[string]string
+		wantErr string
+	}{
+		{name: "no tasks", files: map[string]string{"go.mod": "module x"}, wantErr: "no task folders"},
+		{name: "name differs", files: map[string]string{"tasks/A/task.json": `{"name":"B","version":{"Major":1}}`}, wantErr: `name "B" differs from its folder "A"`},
+		{name: "bad json", files: map[string]string{"tasks/A/task.json": `{`}, wantErr: "parse "},
+		{name: "no major", files: map[string]string{"tasks/A/task.json": `{"name":"A"}`}, wantErr: "version.Major is missing"},
+		{name: "no launcher.json", files: map[string]string{"tasks/A/task.json": `{"name":"A","version":{"Major":1}}`}, wantErr: "launcher.json"},
+		{
+			name: "binary with a path",
+			files: map[string]string{
+				"tasks/A/task.json":     `{"name":"A","version":{"Major":1}}`,
+				"tasks/A/launcher.json": `{"binary":"../a"}`,
+			},
+			wantErr: `"binary" "../a" must be a plain file name`,
+		},
+		{
+			name: "no cmd package",
+			files: map[string]string{
+				"tasks/A/task.json":     `{"name":"A","version":{"Major":1}}`,
+				"tasks/A/launcher.json": `{"binary":"a-gate"}`,
+			},
+			wantErr: "has no package cmd/a-gate",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for rel, content := range tt.files {
+				write(t, root, rel, content)
+			}
+			_, err := DiscoverTasks(root)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.wantErr)
+		})
+	}
+}
+
+func TestCompressRoundTripAndCache(t *testing.T) {
+	raw := bytes.Repeat([]byte("stagegate binary bytes \x00\x01\x02 "), 2000)
+	cache := compressCache{dir: filepath.Join(t.TempDir(), "cache")}
+
+	packed, cached, err := cache.compress(raw)
+	require.NoError(t, err)
+	assert.False(t, cached)
+	assert.Less(t, len(packed), len(raw)/10, "repetitive input compresses well")
+	out, err := Decompress(packed)
+	require.NoError(t, err)
+	assert.Equal(t, raw, out)
+
+	again, cached, err := cache.compress(raw)
+	require.NoError(t, err)
+	assert.True(t, cached, "the second compression of the same bytes comes from the cache")
+	assert.Equal(t, packed, again)
+
+	// A damaged entry is detected and replaced, never shipped.
+	require.NoError(t, os.WriteFile(cache.path(raw), []byte("garbage"), 0o644))
+	fixed, cached, err := cache.compress(raw)
+	require.NoError(t, err)
+	assert.False(t, cached)
+	assert.Equal(t, packed, fixed)
+	stored, err := os.ReadFile(cache.path(raw))
+	require.NoError(t, err)
+	assert.Equal(t, packed, stored)
+
+	// No cache: still compresses.
+	uncached, cached, err := compressCache{}.compress(raw)
+	require.NoError(t, err)
+	assert.False(t, cached)
+	assert.Equal(t, packed, uncached)
+
+	_, err = Decompress([]byte("not brotli at all"))
+	require.Error(t, err)
+}
+
+func TestCachePrune(t *testing.T) {
+	dir := t.TempDir()
+	cache := compressCache{dir: dir}
+	now := time.Now()
+	old := filepath.Join(dir, "old.br")
+	fresh := filepath.Join(dir, "fresh.br")
+	require.NoError(t, os.WriteFile(old, []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(fresh, []byte("x"), 0o644))
+	require.NoError(t, os.Chtimes(old, now.Add(-31*24*time.Hour), now.Add(-31*24*time.Hour)))
+	require.NoError(t, cache.prune(now))
+	assert.NoFileExists(t, old)
+	assert.FileExists(t, fresh)
+
+	require.NoError(t, compressCache{dir: filepath.Join(dir, "missing")}.prune(now), "a cache never written is fine")
+	require.NoError(t, compressCache{}.prune(now))
+}
+
+func fakeTfx(t *testing.T, script string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tfx")
+	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n"+script), 0o755))
+	return p
+}
+
+func TestRunTfx(t *testing.T) {
+	// The fake receives the same arguments as the real tfx: it writes the file named after
+	// --output-path ($8 here) and prints what the test asks for.
+	writeOutput := `out=""; while [ $# -gt 0 ]; do if [ "$1" = "--output-path" ]; then out="$2"; fi; shift; done; echo vsix > "$out"; `
+	tests := []struct {
+		name    string
+		script  string
+		wantErr string
+		wantOut bool
+	}{
+		{name: "ok", script: writeOutput + `echo "=== Completed operation: create extension ==="`, wantOut: true},
+		{name: "warning is an error", script: writeOutput + `echo "warning: Invalid task json:" >&2`, wantErr: "warned, treated as an error"},
+		{name: "failure", script: `echo "error: boom" >&2; exit 3`, wantErr: "error: boom"},
+		{name: "no file", script: `echo done`, wantErr: "wrote no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vsix := filepath.Join(t.TempDir(), "out", "p.x-1.0.0.vsix")
+			var log bytes.Buffer
+			err := runTfx(t.Context(), fakeTfx(t, tt.script), t.TempDir(), vsix, &log)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.NoFileExists(t, vsix, "a failed run leaves no package")
+				return
+			}
+			require.NoError(t, err)
+			assert.FileExists(t, vsix)
+			assert.Contains(t, log.String(), vsix)
+		})
+	}
+}
+
+func TestCheckBudget(t *testing.T) {
+	dir := t.TempDir()
+	vsix := filepath.Join(dir, "p.x-1.0.0.vsix")
+	require.NoError(t, os.WriteFile(vsix, make([]byte, 1000), 0o644))
+
+	size, err := checkBudget(vsix, 1001)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1000), size)
+
+	_, err = checkBudget(vsix, 1000)
+	require.Error(t, err, "the package must be smaller than the limit")
+	assert.Contains(t, err.Error(), "1000 bytes, over the 1000-byte limit")
+	assert.NoFileExists(t, vsix, "an oversized package is removed so nobody uploads it")
+
+	_, err = checkBudget(vsix, 1000)
+	require.Error(t, err)
+}
+
+func TestBuildRejectsBadOptionsEarly(t *testing.T) {
+	_, err := Build(t.Context(), Options{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Root is required")
+
+	_, err = Build(t.Context(), Options{Root: repoRoot(t), Tfx: filepath.Join(t.TempDir(), "no-tfx")})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "npm ci")
+}
