@@ -1,0 +1,83 @@
+package secrets
+
+import "strings"
+
+// IsPlaceholder reports whether a value stands for a secret instead of being one: empty values,
+// pipeline and template substitutions ($(var), $[ expr ], ${{ expr }}, ${var.x}, #{token}#,
+// __token__, %VAR%, {{ x }}, $VAR, $env:VAR), ARM expressions ([parameters('x')]), angle-bracket
+// and generator placeholders (<your-password>, GEN-PASSWORD), masks (*****, xxxxx, ...), and
+// values that say so (changeme, placeholder, your-..., redacted).
+func IsPlaceholder(v string) bool {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return true
+	}
+	if IsSubstitution(v) {
+		return true
+	}
+	if strings.Contains(v, "GEN-") || strings.Contains(v, "...") || strings.Contains(v, "…") {
+		return true
+	}
+	if lt := strings.IndexByte(v, '<'); lt >= 0 && strings.IndexByte(v[lt:], '>') > 1 {
+		return true
+	}
+	if sameChar(v) {
+		return true
+	}
+	for _, w := range placeholderWords {
+		if containsFold(v, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholderWords, found anywhere in a value (case-insensitively), mark it as a stand-in.
+var placeholderWords = [...]string{
+	"placeholder", "changeme", "change_me", "change-me", "replace", "redacted", "your",
+	"example", "sample", "dummy", "todo", "fixme", "notasecret", "not-a-secret", "xxxx", "****",
+}
+
+// IsSubstitution reports whether v is (or embeds) a value filled in later: a pipeline macro,
+// runtime or template expression, a Terraform or Bicep interpolation, an ARM expression, a
+// token-replacement marker or a shell or environment variable.
+func IsSubstitution(v string) bool {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return false
+	}
+	if len(v) >= 2 && v[0] == '[' && v[1] != '[' && v[len(v)-1] == ']' {
+		return true // ARM expression
+	}
+	for _, m := range [...]string{"$(", "$[", "${", "#{", "{{", "$env:", "$Env:", "$ENV:"} {
+		if strings.Contains(v, m) {
+			return true
+		}
+	}
+	if v[0] == '$' && len(v) > 1 && isIdentStart(v[1]) {
+		return true // $VAR, $dbPassword
+	}
+	if len(v) > 4 && strings.HasPrefix(v, "__") && strings.HasSuffix(v, "__") {
+		return true
+	}
+	if len(v) > 2 && v[0] == '%' && v[len(v)-1] == '%' {
+		return true
+	}
+	if len(v) > 2 && v[0] == '{' && v[len(v)-1] == '}' && !strings.ContainsAny(v, "\":") {
+		return true // {your_password}, {password}: not a JSON object
+	}
+	return false
+}
+
+func isIdentStart(c byte) bool {
+	return c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z')
+}
+
+func sameChar(v string) bool {
+	for i := 1; i < len(v); i++ {
+		if v[i] != v[0] {
+			return false
+		}
+	}
+	return true
+}
