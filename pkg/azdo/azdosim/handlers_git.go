@@ -1,6 +1,8 @@
 package azdosim
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -76,10 +78,11 @@ func (s *Server) prJSON(base string, repo *simRepo, pr *PullRequest, full bool) 
 	}
 	out := map[string]any{
 		"repository": map[string]any{
-			"id":      repo.r.ID,
-			"name":    repo.r.Name,
-			"url":     base + "/" + repo.project.p.ID + "/_apis/git/repositories/" + repo.r.ID,
-			"project": map[string]any{"id": repo.project.p.ID, "name": repo.project.p.Name, "state": "unchanged", "visibility": "private"},
+			"id":        repo.r.ID,
+			"name":      repo.r.Name,
+			"url":       base + "/" + repo.project.p.ID + "/_apis/git/repositories/" + repo.r.ID,
+			"project":   map[string]any{"id": repo.project.p.ID, "name": repo.project.p.Name, "url": base + "/_apis/projects/" + repo.project.p.ID, "state": "wellFormed", "revision": 1, "visibility": "private"},
+			"remoteUrl": base + "/" + url.PathEscape(repo.project.p.Name) + "/_git/" + url.PathEscape(repo.r.Name),
 		},
 		"pullRequestId":      pr.ID,
 		"codeReviewId":       pr.ID,
@@ -97,14 +100,20 @@ func (s *Server) prJSON(base string, repo *simRepo, pr *PullRequest, full bool) 
 		"url":                prURL,
 		"supportsIterations": true,
 	}
+	source := fakeSHA(repo.r.ID + "/source/" + strconv.Itoa(pr.ID))
 	if len(pr.Commits) > 0 {
-		out["lastMergeSourceCommit"] = commitID(base, repo, pr.Commits[len(pr.Commits)-1])
+		source = pr.Commits[len(pr.Commits)-1]
 	}
+	out["lastMergeSourceCommit"] = commitID(base, repo, source)
+	target := fakeSHA(repo.r.ID + "/target/" + strconv.Itoa(pr.ID))
+	out["lastMergeTargetCommit"] = commitID(base, repo, target)
 	if pr.LastMergeCommit != "" {
 		c := commitID(base, repo, pr.LastMergeCommit)
 		if full {
 			author := s.identities[pr.CreatedBy]
-			c["author"] = map[string]any{"name": author.DisplayName, "email": author.UniqueName, "date": formatTime(created)}
+			who := map[string]any{"name": author.DisplayName, "email": author.UniqueName, "date": formatTime(created)}
+			c["author"] = who
+			c["committer"] = who
 			c["comment"] = fmt.Sprintf("Merged PR %d: %s", pr.ID, pr.Title)
 		}
 		out["lastMergeCommit"] = c
@@ -131,10 +140,18 @@ func (s *Server) prJSON(base string, repo *simRepo, pr *PullRequest, full bool) 
 			out["completionOptions"] = co
 		}
 		out["artifactId"] = "vstfs:///Git/PullRequestId/" + repo.project.p.ID + "%2f" + repo.r.ID + "%2f" + strconv.Itoa(pr.ID)
+		repoURL := base + "/" + repo.project.p.ID + "/_apis/git/repositories/" + repo.r.ID
+		id := s.identities[pr.CreatedBy]
 		out["_links"] = map[string]any{
-			"self":       map[string]any{"href": prURL},
-			"repository": map[string]any{"href": base + "/" + repo.project.p.ID + "/_apis/git/repositories/" + repo.r.ID},
-			"workItems":  map[string]any{"href": prURL + "/workitems"},
+			"self":         map[string]any{"href": prURL},
+			"repository":   map[string]any{"href": repoURL},
+			"workItems":    map[string]any{"href": prURL + "/workitems"},
+			"sourceBranch": map[string]any{"href": repoURL + "/refs"},
+			"targetBranch": map[string]any{"href": repoURL + "/refs"},
+			"sourceCommit": map[string]any{"href": repoURL + "/commits/" + source},
+			"targetCommit": map[string]any{"href": repoURL + "/commits/" + target},
+			"createdBy":    map[string]any{"href": base + "/_apis/Identities/" + id.ID},
+			"iterations":   map[string]any{"href": prURL + "/iterations"},
 		}
 	}
 	return out
@@ -249,6 +266,12 @@ func (s *Server) handlePullRequestQuery(w http.ResponseWriter, r *http.Request, 
 		queries = append(queries, map[string]any{"type": q.Type, "items": q.Items})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"queries": queries, "results": results})
+}
+
+// fakeSHA derives a stable commit id for commits a scenario does not name.
+func fakeSHA(seed string) string {
+	sum := sha1.Sum([]byte(seed))
+	return hex.EncodeToString(sum[:])
 }
 
 func containsFold(list []string, s string) bool {

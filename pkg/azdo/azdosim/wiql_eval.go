@@ -625,10 +625,14 @@ func (b *boundQuery) run(items []*simItem, env evalEnv) []*simItem {
 		}
 	}
 	if len(b.order) > 0 {
+		// Sorting uses the stored values: date precision only applies to
+		// comparisons with literals.
+		sortEnv := env
+		sortEnv.precise = true
 		sort.SliceStable(out, func(i, j int) bool {
 			for _, o := range b.order {
-				a, okA := itemKey(out[i], o.def, env)
-				c, okC := itemKey(out[j], o.def, env)
+				a, okA := itemKey(out[i], o.def, sortEnv)
+				c, okC := itemKey(out[j], o.def, sortEnv)
 				var cmp int
 				switch {
 				case !okA && !okC:
