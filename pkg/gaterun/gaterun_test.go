@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,4 +199,27 @@ func TestLocalWriteBaseline(t *testing.T) {
 	require.Len(t, b.Accepted, 1)
 	assert.Equal(t, "fp-1", b.Accepted[0].Fingerprint)
 	assert.Equal(t, "2026-05-01", b.Accepted[0].Expires)
+}
+
+func TestEvaluateInputs(t *testing.T) {
+	var warned []string
+	g := testGate(func(_ context.Context, rt *Runtime) (*finding.Report, error) {
+		rt.Warn("retrying")
+		n, err := rt.Inputs.Int("expiryWarningDays", 0, 3650)
+		if err != nil {
+			return nil, err
+		}
+		r := reportWith(violation)
+		r.Outputs = []finding.Output{{Name: "days", Value: fmt.Sprint(n)}}
+		return r, nil
+	})
+	out, err := EvaluateInputs(context.Background(), g, map[string]string{"mode": "audit"}, task.MapEnv(nil), t.TempDir(), Hooks{Warn: func(s string) { warned = append(warned, s) }}, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, task.SucceededWithIssues, out.Result)
+	assert.Equal(t, 0, out.ExitCode)
+	assert.Equal(t, "30", out.Report.Outputs[0].Value)
+	assert.Equal(t, []string{"retrying"}, warned)
+
+	_, err = EvaluateInputs(context.Background(), g, map[string]string{"expiryWarningDays": "soon"}, task.MapEnv(nil), "", Hooks{}, Options{})
+	assert.EqualError(t, err, `input "expiryWarningDays": got "soon", expected an integer from 0 to 3650`)
 }
