@@ -184,7 +184,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var wait time.Duration
 		var reason string
 		if err == nil {
-			t.observeRateLimit(resp)
+			if status >= 200 && status < 300 {
+				t.observeRateLimit(resp)
+			}
 			transient := status == http.StatusTooManyRequests || status >= 500 && status <= 504 && status != http.StatusNotImplemented
 			if !transient && status >= 200 && status < 300 && isJSON(resp) && !jsonComplete(resp) {
 				transient, reason = true, fmt.Sprintf("%d with an incomplete JSON body", status)
@@ -459,25 +461,35 @@ type redactor struct {
 
 func newRedactor() *redactor { return &redactor{secrets: map[string]bool{}} }
 
+// minSecretLen keeps short strings out of the redactor: replacing them would
+// mangle ordinary words, and no real token is that short.
+const minSecretLen = 8
+
 func (r *redactor) add(header string) {
 	cands := []string{header}
+	token := ""
 	scheme, cred, ok := strings.Cut(header, " ")
 	if ok {
 		cands = append(cands, cred)
+		token = cred
 		if strings.EqualFold(scheme, "basic") {
 			if raw, err := base64.StdEncoding.DecodeString(cred); err == nil {
 				cands = append(cands, string(raw))
 				if _, pw, ok := strings.Cut(string(raw), ":"); ok {
-					cands = append(cands, pw)
+					token = pw
 				}
 			}
 		}
+	}
+	if token != "" {
+		// The token in the other encodings a server might echo.
+		cands = append(cands, token, base64.StdEncoding.EncodeToString([]byte(":"+token)), base64.StdEncoding.EncodeToString([]byte(token)))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed := false
 	for _, c := range cands {
-		if len(c) >= 4 && !r.secrets[c] {
+		if len(c) >= minSecretLen && !r.secrets[c] {
 			r.secrets[c] = true
 			changed = true
 		}

@@ -3,6 +3,7 @@ package azdosim
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -155,6 +156,15 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f *Fault, se
 	}
 	switch f.Kind {
 	case FaultLatency:
+		// Read the body first: the server only notices a client that gives
+		// up (and cancels r.Context) once the body has been consumed.
+		if r.Body != nil {
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+			if err != nil {
+				return true
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		t := time.NewTimer(f.Latency)
 		defer t.Stop()
 		select {

@@ -384,22 +384,25 @@ func splitPath(escaped string) ([]string, error) {
 	return out, nil
 }
 
-// statusRecorder remembers the status written, for the request log.
+// statusRecorder logs the request when its status is written: before the
+// body goes out, so that a client never sees an answer the log lacks.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(int)
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.onStatus(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.WriteHeader(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -407,20 +410,28 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m, status, msg := s.match(r)
-	rec := &statusRecorder{ResponseWriter: w}
 	entry := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Route: m.name}
-	defer func() {
-		entry.Status = rec.status
+	logged := false
+	logEntry := func(status int) {
+		if logged {
+			return
+		}
+		logged = true
+		entry.Status = status
 		s.mu.Lock()
 		s.requests = append(s.requests, entry)
 		s.mu.Unlock()
-	}()
+	}
+	rec := &statusRecorder{ResponseWriter: w, onStatus: logEntry}
+	defer func() { logEntry(rec.status) }()
 	if f := s.takeFault(r, m.name); f != nil {
 		entry.Fault = f.Kind
+		if f.Kind == FaultReset {
+			// Log before the client sees the reset, so a test that counts
+			// requests right after the failure sees this one.
+			logEntry(0)
+		}
 		if done := s.applyFault(rec, r, f, func(w http.ResponseWriter) { s.serve(w, r, m, status, msg) }); done {
-			if f.Kind == FaultReset {
-				rec.status = 0
-			}
 			return
 		}
 	}
