@@ -177,7 +177,7 @@ func TestErrorMessages(t *testing.T) {
 			want: []string{"rejected the request", "400 Bad Request", "TF51005", "Custom.Field"},
 		},
 		{
-			name: "429 after retries",
+			name:  "429 after retries",
 			fault: &azdosim.Fault{Route: azdosim.RouteWorkItemsBatch, Kind: azdosim.FaultThrottle, RetryAfter: "1"},
 			run:   func(c *azdo.Client) error { return call(context.Background(), c, "GetWorkItems") },
 			kind:  azdo.KindThrottled,
