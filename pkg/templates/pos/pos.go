@@ -128,6 +128,22 @@ func (t *Tracker) Pos(off int) Pos {
 	seg := t.src[t.off:off]
 	col := t.col
 	base := t.off
+	if len(seg) < 32 {
+		// Short hops between nearby tokens: a plain loop beats the
+		// function calls below.
+		for k, c := range seg {
+			switch {
+			case c == '\n':
+				t.line++
+				t.lineStart = base + k + 1
+				col = 1
+			case c < utf8.RuneSelf || c >= 0xC0:
+				col++
+			}
+		}
+		t.off, t.col = off, col
+		return Pos{Offset: off, Line: t.line, Col: col}
+	}
 	for {
 		j := bytes.IndexByte(seg, '\n')
 		if j < 0 {

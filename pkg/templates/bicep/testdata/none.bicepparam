@@ -1,0 +1,4 @@
+using none
+
+param storagePassword = 'literal'
+param token = az.getSecret('sub', 'rg', 'vault', 'token')
