@@ -33,7 +33,6 @@ type callState struct {
 	mu         sync.Mutex
 	lastStatus int
 	attempts   int // attempts of the latest HTTP request in this call
-	requests   int
 }
 
 func (c *callState) record(status, attempt int) {
@@ -277,11 +276,7 @@ func isJSON(resp *http.Response) bool {
 // jsonComplete reports whether a buffered JSON body parses; a truncated body
 // on a read call is worth another attempt.
 func jsonComplete(resp *http.Response) bool {
-	rd, ok := resp.Body.(io.ReadCloser)
-	if !ok {
-		return true
-	}
-	data, err := io.ReadAll(rd)
+	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return false
 	}
@@ -342,7 +337,7 @@ func parseSeconds(v string) (time.Duration, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || f > 86400 {
+	if err != nil || !(f >= 0 && f <= 86400) { // also rejects NaN
 		return 0, false
 	}
 	return time.Duration(f * float64(time.Second)), true

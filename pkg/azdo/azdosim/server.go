@@ -77,7 +77,8 @@ type simItem struct {
 	rev     int
 	project *simProject
 	fields  map[string]any
-	tagList []string // lower-cased, trimmed
+	tagList []string             // lower-cased, trimmed
+	dates   map[string]time.Time // parsed date fields, for WIQL
 }
 
 func (it *simItem) tags() []string { return it.tagList }
@@ -137,6 +138,17 @@ func New(sc *Scenario, opts Options) (*Server, error) {
 	}
 	sort.Slice(s.sorted, func(i, j int) bool { return s.sorted[i].id < s.sorted[j].id })
 	s.fields = newFieldRegistry(s.sorted)
+	for _, it := range s.sorted {
+		it.dates = map[string]time.Time{}
+		for ref, v := range it.fields {
+			str, isStr := v.(string)
+			if def, ok := s.fields.byKey[strings.ToLower(ref)]; ok && def.kind == kDate && isStr {
+				if t, err := time.Parse(time.RFC3339Nano, str); err == nil {
+					it.dates[def.ref] = t
+				}
+			}
+		}
+	}
 	return s, nil
 }
 

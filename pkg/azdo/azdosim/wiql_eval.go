@@ -3,7 +3,7 @@ package azdosim
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -587,9 +587,8 @@ func itemKey(it *simItem, def *fieldDef, env evalEnv) (key, bool) {
 		}
 		return key{}, false
 	case kDate:
-		s, _ := v.(string)
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
+		t, ok := it.dates[def.ref]
+		if !ok {
 			return key{}, false
 		}
 		return dateKey(t, env), true
@@ -626,33 +625,47 @@ func (b *boundQuery) run(items []*simItem, env evalEnv) []*simItem {
 	}
 	if len(b.order) > 0 {
 		// Sorting uses the stored values: date precision only applies to
-		// comparisons with literals.
+		// comparisons with literals. Keys are read once per item.
 		sortEnv := env
 		sortEnv.precise = true
-		sort.SliceStable(out, func(i, j int) bool {
-			for _, o := range b.order {
-				a, okA := itemKey(out[i], o.def, sortEnv)
-				c, okC := itemKey(out[j], o.def, sortEnv)
+		type sortable struct {
+			it   *simItem
+			keys []key
+			ok   []bool
+		}
+		rows := make([]*sortable, len(out))
+		for i, it := range out {
+			r := &sortable{it: it, keys: make([]key, len(b.order)), ok: make([]bool, len(b.order))}
+			for k, o := range b.order {
+				r.keys[k], r.ok[k] = itemKey(it, o.def, sortEnv)
+			}
+			rows[i] = r
+		}
+		slices.SortStableFunc(rows, func(x, y *sortable) int {
+			for k, o := range b.order {
 				var cmp int
 				switch {
-				case !okA && !okC:
+				case !x.ok[k] && !y.ok[k]:
 					cmp = 0
-				case !okA:
+				case !x.ok[k]:
 					cmp = -1 // empty values sort first, like the service
-				case !okC:
+				case !y.ok[k]:
 					cmp = 1
 				default:
-					cmp = a.compare(c)
+					cmp = x.keys[k].compare(y.keys[k])
 				}
 				if o.desc {
 					cmp = -cmp
 				}
 				if cmp != 0 {
-					return cmp < 0
+					return cmp
 				}
 			}
-			return false
+			return 0
 		})
+		for i := range rows {
+			out[i] = rows[i].it
+		}
 	}
 	return out
 }
