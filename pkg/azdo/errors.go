@@ -206,6 +206,17 @@ func (c *Client) wrap(cs *callState, sc scope, err error) error {
 	return e
 }
 
+// relabel names the method the caller called when a helper call failed.
+func relabel(err error, op string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		c := *e
+		c.Op = op
+		return &c
+	}
+	return err
+}
+
 func statusOf(p *int, fallback int) int {
 	if p != nil && *p != 0 {
 		return *p
@@ -297,7 +308,7 @@ func (c *Client) fromStatus(e *Error, sc scope, status int, serviceMsg string) {
 		e.msg = fmt.Sprintf("Azure DevOps rejected the request for %s (%d %s)", e.Target, status, http.StatusText(status))
 	}
 	if e.ServiceMessage != "" {
-		e.msg += ". Service message: " + e.ServiceMessage
+		e.msg = strings.TrimRight(e.msg, ".") + ". Service message: " + e.ServiceMessage
 	}
 }
 

@@ -338,7 +338,7 @@ func (c *Client) GetPolicyConfigurations(ctx context.Context, project, repo, ref
 	if err != nil && repo != "" {
 		r, gerr := c.GetRepository(ctx, project, repo)
 		if gerr != nil {
-			return nil, gerr
+			return nil, relabel(gerr, "GetPolicyConfigurations")
 		}
 		repoID, err = uuid.Parse(r.ID)
 		if err != nil {

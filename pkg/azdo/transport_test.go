@@ -336,3 +336,20 @@ func TestPOSTAndRedirects(t *testing.T) {
 	_ = resp.Body.Close()
 	assert.Equal(t, "", otherAuth.Load(), "no token for another host")
 }
+
+func TestServerUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/org"
+	srv.Close() // nothing listens there any more
+	rec := &recorder{}
+	c, err := azdo.New(context.Background(), azdo.Options{OrgURL: url, Credential: azdo.PAT("some-pat-value"), Sleep: rec.sleep, Warn: rec.warn})
+	require.NoError(t, err)
+	_, err = c.QueryByID(context.Background(), "P", "Shared Queries/x")
+	ae := asError(t, err)
+	assert.Equal(t, "QueryByID", ae.Op, "named after the method called")
+	assert.Equal(t, azdo.KindNetwork, ae.Kind)
+	assert.ErrorIs(t, err, azdo.ErrNetwork)
+	assert.Contains(t, err.Error(), "could not reach Azure DevOps at "+url)
+	assert.Contains(t, err.Error(), "refused")
+	assert.Len(t, rec.Waits(), 3)
+}

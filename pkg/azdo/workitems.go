@@ -202,7 +202,7 @@ func (c *Client) QueryByID(ctx context.Context, project, queryIDOrPath string) (
 	if err != nil {
 		q, err := c.GetQuery(ctx, project, queryIDOrPath)
 		if err != nil {
-			return nil, err
+			return nil, relabel(err, "QueryByID")
 		}
 		if q.IsFolder {
 			return nil, &Error{Op: "QueryByID", Kind: KindUnsupported, Target: name, msg: fmt.Sprintf("%s is a folder, not a query", name)}

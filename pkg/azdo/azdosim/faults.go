@@ -268,7 +268,7 @@ func defaultFaultMessage(status int) string {
 	case http.StatusUnauthorized:
 		return "TF400813: The user is not authorized to access this resource."
 	case http.StatusForbidden:
-		return "TF401027: You need the Git 'GenericRead' permission to perform this action. Details: identity 'Build Service', scope 'repository'."
+		return "TF50309: The following account does not have sufficient permissions to complete the operation: Build Service."
 	case http.StatusNotFound:
 		return "TF401019: The Git repository with name or identifier does not exist or you do not have permissions for the operation you are attempting."
 	}

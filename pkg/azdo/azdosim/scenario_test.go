@@ -143,3 +143,15 @@ func FuzzParseScenario(f *testing.F) {
 		}
 	})
 }
+
+func TestDemoIsTheTestdataFile(t *testing.T) {
+	a, err := Demo()
+	require.NoError(t, err)
+	b, err := LoadScenario("testdata/demo.json")
+	require.NoError(t, err)
+	assert.Equal(t, b, a)
+	a.Projects[0].Name = "changed"
+	c, err := Demo()
+	require.NoError(t, err)
+	assert.Equal(t, "Payments", c.Projects[0].Name, "every call returns a fresh copy")
+}
