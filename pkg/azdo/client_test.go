@@ -363,3 +363,25 @@ func rewriteTo(from, to string) *http.Client {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestConcurrentCalls(t *testing.T) {
+	e := setup(t, demoScenario(t), azdosim.Options{}, azdo.Options{})
+	inject(t, e.sim, azdosim.Fault{Route: azdosim.RouteWorkItemsBatch, Kind: azdosim.FaultThrottle, Times: 3})
+	ctx := context.Background()
+	errs := make(chan error, 40)
+	for i := 0; i < 10; i++ {
+		go func() { _, err := e.client.GetWorkItems(ctx, "Payments", []int{1, 2, 3}, nil); errs <- err }()
+		go func() { _, err := e.client.GetPullRequest(ctx, "Payments", "payments-api", 12); errs <- err }()
+		go func() { _, err := e.client.QueryWIQL(ctx, "Payments", securityWIQL); errs <- err }()
+		go func() {
+			_, err := e.client.GetPolicyConfigurations(ctx, "Payments", "payments-api", "refs/heads/main", "")
+			errs <- err
+		}()
+	}
+	for i := 0; i < 40; i++ {
+		assert.NoError(t, <-errs)
+	}
+	stats := e.client.Requests()
+	assert.Equal(t, 3, stats.Retries)
+	assert.Equal(t, e.sim.Count(""), stats.Total, "every round trip counted once")
+}
