@@ -40,7 +40,7 @@ var placeholderWords = [...]string{
 
 // IsSubstitution reports whether v is (or embeds) a value filled in later: a pipeline macro,
 // runtime or template expression, a Terraform or Bicep interpolation, an ARM expression, a
-// token-replacement marker or a shell or environment variable.
+// token-replacement marker, a shell or environment variable, or a Key Vault reference.
 func IsSubstitution(v string) bool {
 	v = strings.TrimSpace(v)
 	if v == "" {
@@ -48,6 +48,9 @@ func IsSubstitution(v string) bool {
 	}
 	if len(v) >= 2 && v[0] == '[' && v[1] != '[' && v[len(v)-1] == ']' {
 		return true // ARM expression
+	}
+	if IsKeyVaultReference(v) {
+		return true
 	}
 	for _, m := range [...]string{"$(", "$[", "${", "#{", "{{", "$env:", "$Env:", "$ENV:"} {
 		if strings.Contains(v, m) {
@@ -80,4 +83,19 @@ func sameChar(v string) bool {
 		}
 	}
 	return true
+}
+
+// IsKeyVaultReference reports whether v is an App Service Key Vault reference
+// (@Microsoft.KeyVault(...)) or a Key Vault secret URI: the secret itself lives in Key Vault.
+func IsKeyVaultReference(v string) bool {
+	v = strings.TrimSpace(v)
+	const app = "@microsoft.keyvault("
+	if len(v) > len(app) && strings.EqualFold(v[:len(app)], app) {
+		return true
+	}
+	const https = "https://"
+	if len(v) > len(https) && strings.EqualFold(v[:len(https)], https) && containsFold(v, ".vault.") && containsFold(v, "/secrets/") && !strings.ContainsAny(v, " \t\n;") {
+		return true
+	}
+	return false
 }

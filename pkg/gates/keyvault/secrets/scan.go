@@ -512,3 +512,54 @@ func equalFold(b []byte, lower string) bool {
 	}
 	return true
 }
+
+// HasCredential reports whether a connection-string-like value carries a credential: any format
+// Scan finds, or a Password=, Pwd=, AccountKey= or SharedAccessKey= part with a literal value.
+// Connection strings for managed identities or integrated security carry none.
+func HasCredential(v string) bool {
+	if len(Scan([]byte(v))) > 0 {
+		return true
+	}
+	for _, key := range [...]string{"password=", "pwd=", "passwd=", "accountkey=", "sharedaccesskey=", "sharedaccesssignature="} {
+		for off := 0; ; {
+			i := indexFold(v[off:], key)
+			if i < 0 {
+				break
+			}
+			i += off
+			off = i + len(key)
+			if i > 0 && isWordCh[v[i-1]] {
+				continue
+			}
+			val := v[off:]
+			if j := indexAnyByte(val, ";\"'"); j >= 0 {
+				val = val[:j]
+			}
+			if !IsPlaceholder(val) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func indexFold(s, lower string) int {
+	n := len(lower)
+	for i := 0; i+n <= len(s); i++ {
+		if equalFold([]byte(s[i:i+n]), lower) {
+			return i
+		}
+	}
+	return -1
+}
+
+func indexAnyByte(s, chars string) int {
+	for i := 0; i < len(s); i++ {
+		for j := 0; j < len(chars); j++ {
+			if s[i] == chars[j] {
+				return i
+			}
+		}
+	}
+	return -1
+}

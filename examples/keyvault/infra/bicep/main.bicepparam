@@ -1,0 +1,4 @@
+using './main.bicep'
+
+param environment = 'prod'
+param keyVaultName = 'kv-contoso-prod'

@@ -1,0 +1,6 @@
+environment           = "dev"
+location              = "westeurope"
+app_principal_id      = "0c6f3b1e-2d4a-4b5c-8d9e-0f1a2b3c4d5e"
+service_plan_id       = "/subscriptions/8f2d1c34-5b6a-4e7f-9a0b-1c2d3e4f5a6b/resourceGroups/rg-contoso-dev/providers/Microsoft.Web/serverFarms/plan-dev"
+api_token             = "dev-token-7f3a9c2e5b"
+reporting_db_password = ""

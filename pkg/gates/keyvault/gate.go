@@ -1,0 +1,160 @@
+// Package keyvault implements the KeyVaultReferenceGate task: it proves that secrets in ARM,
+// Bicep, Terraform and Azure Pipelines files come from Key Vault references, never literals,
+// and that no credential sits in any scanned file (rules KV000-KV011).
+//
+// A scan is two-phase. Phase 1 streams the files discovery yields to GOMAXPROCS workers; each
+// reads one file once, classifies and parses it, applies the per-file rules and keeps a small
+// summary (declared secure parameters, parameter values, deployment tasks), never the parse
+// tree. Phase 2 pairs parameters files, .bicepparam files, Bicep modules and pipeline deployment
+// tasks with their templates using the summaries alone. Every Key Vault reference found is kept
+// in the pkg/keyvault model, so reference verification (KV012-KV014, verifyReferences) can be
+// added as a step over Result.References.
+package keyvault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/stagegate/stagegate/pkg/finding"
+	"github.com/stagegate/stagegate/pkg/gaterun"
+	"github.com/stagegate/stagegate/pkg/gates/keyvault/discover"
+	kv "github.com/stagegate/stagegate/pkg/keyvault"
+	"github.com/stagegate/stagegate/pkg/task"
+)
+
+// Task names the gate for gaterun and the reports.
+const (
+	TaskName = "KeyVaultReferenceGate"
+	Title    = "Key Vault reference gate"
+)
+
+// DefaultMaxFileSize is the largest file parsed; larger files are only scanned for credentials,
+// in chunks. Azure Resource Manager refuses templates over 4 MiB, so nothing deployable is lost.
+const DefaultMaxFileSize = 32 << 20
+
+// Gate returns the gate definition for gaterun.
+func Gate() gaterun.Gate {
+	return gaterun.Gate{
+		Task:       TaskName,
+		Command:    "keyvault",
+		Title:      Title,
+		Positional: "rootDirectory",
+		Evaluate:   evaluate,
+	}
+}
+
+// Options configure a scan.
+type Options struct {
+	// Root is the directory to scan.
+	Root string
+	// Include and Exclude are doublestar globs relative to Root.
+	Include, Exclude []string
+	// Allow is the allowedVaults list (nil: any vault).
+	Allow *kv.AllowList
+	// MaxFileSize bounds the files parsed (DefaultMaxFileSize when 0).
+	MaxFileSize int64
+	// Workers is the number of files analysed at once (GOMAXPROCS when 0).
+	Workers int
+	// Verify asks for reference verification (KV012-KV014); Verifier must then be set.
+	Verify   bool
+	Verifier Verifier
+	// AzureSubscription, ExpiryWarningDays and RequireExpiry configure verification.
+	AzureSubscription string
+	ExpiryWarningDays int
+	RequireExpiry     bool
+	// Progress receives progress lines (may be nil).
+	Progress func(string)
+}
+
+// Verifier looks Key Vault references up in Key Vault (KV012-KV014). This version has none;
+// live verification plugs in here.
+type Verifier interface {
+	Verify(ctx context.Context, refs []kv.Reference) ([]finding.Finding, error)
+}
+
+// ErrVerifyNotImplemented is returned when verifyReferences is true: this version cannot look
+// secrets up, and a gate must not pretend it did.
+var ErrVerifyNotImplemented = errors.New("input \"verifyReferences\": looking the referenced secrets up in Key Vault (rules KV012-KV014) is not implemented in this version of stagegate; set verifyReferences to false to run the static rules KV000-KV011")
+
+// OptionsFromInputs reads the task inputs. Relative paths resolve against workDir.
+func OptionsFromInputs(in *task.Inputs, workDir string) (*Options, error) {
+	o := &Options{Root: in.Path("rootDirectory", workDir), MaxFileSize: DefaultMaxFileSize, Workers: runtime.GOMAXPROCS(0)}
+	if o.Root == "" {
+		o.Root = workDir
+	}
+	if o.Root == "" {
+		return nil, &task.InputError{Input: "rootDirectory", Expected: "is required: give the folder to scan"}
+	}
+	fi, err := os.Stat(o.Root)
+	if err != nil {
+		return nil, fmt.Errorf("input \"rootDirectory\": %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, &task.InputError{Input: "rootDirectory", Value: o.Root, Expected: "a directory"}
+	}
+	inc := in.List("include")
+	if len(inc) == 0 {
+		return nil, &task.InputError{Input: "include", Expected: "at least one glob, e.g. **/*.json"}
+	}
+	if o.Include, err = discover.Compile("input \"include\"", inc); err != nil {
+		return nil, err
+	}
+	if o.Exclude, err = discover.Compile("input \"exclude\"", in.List("exclude")); err != nil {
+		return nil, err
+	}
+	if o.Allow, err = kv.ParseAllowList(in.List("allowedVaults")); err != nil {
+		return nil, fmt.Errorf("input \"allowedVaults\": %w", err)
+	}
+	if o.Verify, err = in.Bool("verifyReferences"); err != nil {
+		return nil, err
+	}
+	// Parsed even without verification, so a typo fails today rather than when it is turned on.
+	if o.ExpiryWarningDays, err = in.Int("expiryWarningDays", 0, 3650); err != nil {
+		return nil, err
+	}
+	if o.RequireExpiry, err = in.Bool("requireExpiry"); err != nil {
+		return nil, err
+	}
+	o.AzureSubscription = in.String("azureSubscription")
+	return o, nil
+}
+
+func evaluate(ctx context.Context, rt *gaterun.Runtime) (*finding.Report, error) {
+	opt, err := OptionsFromInputs(rt.Inputs, rt.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	opt.Progress = rt.Info
+	res, err := Scan(ctx, opt)
+	if err != nil {
+		return nil, err
+	}
+	rep := res.Report()
+	res.SetOutputs(rep, acceptedByBaseline(rt, rep))
+	return rep, nil
+}
+
+// acceptedByBaseline returns a function telling whether the run's baseline accepts a finding,
+// so the findings/errors/warnings outputs count what the verdict counts. gaterun applies the
+// baseline itself after evaluation (and reports a broken baseline file); this reads it on a copy.
+func acceptedByBaseline(rt *gaterun.Runtime, rep *finding.Report) func(i int) bool {
+	none := func(int) bool { return false }
+	p := rt.Inputs.Path("baselineFile", rt.WorkDir)
+	if p == "" {
+		return none
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return none
+	}
+	bl, err := finding.ParseBaseline(p, data)
+	if err != nil {
+		return none
+	}
+	scratch := &finding.Report{Findings: append([]finding.Finding(nil), rep.Findings...)}
+	bl.Apply(rt.Now, scratch)
+	return func(i int) bool { return !scratch.Findings[i].Counts() }
+}

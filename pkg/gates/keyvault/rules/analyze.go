@@ -1,0 +1,193 @@
+package rules
+
+import (
+	"bytes"
+	"path"
+	"strings"
+
+	"github.com/stagegate/stagegate/pkg/gates/keyvault/secrets"
+	"github.com/stagegate/stagegate/pkg/templates/pos"
+)
+
+// Analyze classifies one file by name and content, parses it once, applies every per-file rule
+// and the credential scan, and returns the issues, Key Vault references and summary. It never
+// fails: a file classified as a template that does not parse yields KV000.
+func Analyze(relPath string, src []byte, cfg *Config) *FileResult {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	r := &FileResult{Path: relPath, Size: int64(len(src))}
+	src = src[pos.BOMLen(src):len(src):len(src)]
+	ext := strings.ToLower(path.Ext(relPath))
+	switch ext {
+	case ".json", ".jsonc":
+		analyzeJSON(r, relPath, src, cfg)
+	case ".bicep":
+		r.Format = Bicep
+		analyzeBicep(r, relPath, src, cfg)
+	case ".bicepparam":
+		r.Format = BicepParams
+		analyzeBicepParams(r, relPath, src, cfg)
+	case ".tf":
+		r.Format = Terraform
+		analyzeTerraform(r, relPath, src, cfg, false)
+	case ".tfvars":
+		r.Format = TFVars
+		analyzeTerraform(r, relPath, src, cfg, true)
+	case ".yml", ".yaml":
+		analyzeYAML(r, relPath, src, cfg)
+	}
+	credentials(r, src)
+	r.detach()
+	return r
+}
+
+// parseFailed records KV000 for a file that should have parsed.
+func parseFailed(r *FileResult, what string, err error) {
+	is := Issue{Rule: KV000, FailClosed: true, Logical: "parse"}
+	msg := err.Error()
+	if pe, ok := asPosError(err); ok {
+		is.Line, is.Column = pe.Line, pe.Col
+		msg = pe.Msg
+	}
+	is.Message = "cannot parse " + what + ": " + msg + "; nothing in this file was checked except for credentials"
+	r.add(is)
+}
+
+func asPosError(err error) (*pos.Error, bool) {
+	for err != nil {
+		if pe, ok := err.(*pos.Error); ok {
+			return pe, true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return nil, false
+		}
+		err = u.Unwrap()
+	}
+	return nil, false
+}
+
+// credentials runs KV009 over the raw text. A credential inside a value another rule already
+// reported as a literal secret is not reported twice.
+func credentials(r *FileResult, src []byte) {
+	ms := secrets.Scan(src)
+	if len(ms) == 0 {
+		return
+	}
+	tr := pos.NewTracker(src)
+	seen := map[string]int{}
+	for _, m := range ms {
+		if coveredByLiteral(r.Issues, m.Start, m.End) {
+			continue
+		}
+		p := tr.Pos(m.Start)
+		h := m.Hash()
+		seen[h]++
+		logical := string(m.Kind) + "#" + itoa(seen[h])
+		r.add(Issue{
+			Rule: KV009, Line: p.Line, Column: p.Col, Logical: logical, ValueHash: h,
+			Message: secretsMessage(m), start: m.Start, end: m.End,
+		})
+	}
+}
+
+// literalRules report a literal secret value; a credential inside one is not reported again.
+var literalRules = map[string]bool{KV001: true, KV002: true, KV007: true, KV010: true, KV011: true}
+
+func secretsMessage(m secrets.Match) string {
+	return string(m.Kind) + " in clear text: " + m.Redacted
+}
+
+func coveredByLiteral(issues []Issue, start, end int) bool {
+	for i := range issues {
+		is := &issues[i]
+		if literalRules[is.Rule] && is.end > is.start && start >= is.start && end <= is.end {
+			return true
+		}
+	}
+	return false
+}
+
+// sniffTemplate reports whether unparsable JSON says it is a deployment template or parameters
+// file, so a syntax error in it fails the gate instead of downgrading it to "other JSON".
+func sniffTemplate(src []byte) bool {
+	head := src[:min(len(src), 4096)]
+	return bytes.Contains(bytes.ToLower(head), []byte("deploymenttemplate.json")) ||
+		bytes.Contains(bytes.ToLower(head), []byte("deploymentparameters.json"))
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// detach copies every string a result keeps, so the result holds no reference into the file's
+// bytes or parse tree (parsers slice names out of one copy of the whole file).
+func (r *FileResult) detach() {
+	for i := range r.Issues {
+		is := &r.Issues[i]
+		is.Logical, is.Message = strings.Clone(is.Logical), strings.Clone(is.Message)
+	}
+	for i := range r.Refs {
+		ref := &r.Refs[i]
+		ref.Secret, ref.Version, ref.Parameter = strings.Clone(ref.Secret), strings.Clone(ref.Version), strings.Clone(ref.Parameter)
+		ref.Source.Logical = strings.Clone(ref.Source.Logical)
+		v := &ref.Vault
+		v.Name, v.ID, v.SubscriptionID, v.ResourceGroup = strings.Clone(v.Name), strings.Clone(v.ID), strings.Clone(v.SubscriptionID), strings.Clone(v.ResourceGroup)
+		v.Host, v.Expression = strings.Clone(v.Host), strings.Clone(v.Expression)
+	}
+	s := r.Summary
+	if s == nil {
+		return
+	}
+	for i := range s.Params {
+		s.Params[i].Name = strings.Clone(s.Params[i].Name)
+	}
+	cloneValues(s.Values)
+	s.Using = strings.Clone(s.Using)
+	for i := range s.Modules {
+		m := &s.Modules[i]
+		m.Symbol, m.Path = strings.Clone(m.Symbol), strings.Clone(m.Path)
+		cloneValues(m.Values)
+	}
+	for i := range s.Deployments {
+		d := &s.Deployments[i]
+		d.Task, d.Logical, d.Template = strings.Clone(d.Task), strings.Clone(d.Logical), strings.Clone(d.Template)
+		for j := range d.Parameters {
+			d.Parameters[j] = strings.Clone(d.Parameters[j])
+		}
+		cloneValues(d.Overrides)
+	}
+}
+
+func cloneValues(vs []ParamValue) {
+	for i := range vs {
+		vs[i].Name, vs[i].Logical, vs[i].Redacted = strings.Clone(vs[i].Name), strings.Clone(vs[i].Logical), strings.Clone(vs[i].Redacted)
+	}
+}
+
+// Merge adds phase-2 issues to a file's phase-1 issues and drops credential findings (KV009)
+// inside a value a literal-secret rule already reports.
+func Merge(phase1, cross []Issue) []Issue {
+	if len(cross) == 0 {
+		return phase1
+	}
+	out := make([]Issue, 0, len(phase1)+len(cross))
+	for _, is := range phase1 {
+		if is.Rule == KV009 && coveredByLiteral(cross, is.start, is.end) {
+			continue
+		}
+		out = append(out, is)
+	}
+	return append(out, cross...)
+}
