@@ -215,13 +215,16 @@ func TestEmptyErrorBody(t *testing.T) {
 }
 
 func TestAttemptTimeout(t *testing.T) {
-	e := setup(t, demoScenario(t), azdosim.Options{}, azdo.Options{AttemptTimeout: 50 * time.Millisecond})
-	inject(t, e.sim, azdosim.Fault{Route: azdosim.RouteWorkItemTypeStates, Kind: azdosim.FaultLatency, Latency: 2 * time.Second, Times: 1})
+	// Generous against a loaded machine: only the injected latency may
+	// exceed the attempt timeout.
+	e := setup(t, demoScenario(t), azdosim.Options{}, azdo.Options{AttemptTimeout: 300 * time.Millisecond})
+	inject(t, e.sim, azdosim.Fault{Route: azdosim.RouteWorkItemTypeStates, Kind: azdosim.FaultLatency, Latency: 10 * time.Second, Times: 1})
 	states, err := e.client.GetWorkItemTypeStates(context.Background(), "Payments", "Task")
 	require.NoError(t, err)
 	assert.Len(t, states, 4)
-	require.Len(t, e.rec.Warnings(), 1)
-	assert.Contains(t, e.rec.Warnings()[0], "no answer within 50ms")
+	require.NotEmpty(t, e.rec.Warnings())
+	assert.Contains(t, e.rec.Warnings()[0], "GetWorkItemTypeStates (GET workItemTypeStates) returned no answer within 300ms")
+	assert.GreaterOrEqual(t, e.sim.Count(azdosim.RouteWorkItemTypeStates), 2)
 }
 
 func TestContextDeadline(t *testing.T) {
