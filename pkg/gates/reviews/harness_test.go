@@ -3,6 +3,8 @@ package reviews_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -103,10 +105,17 @@ func start(t testing.TB, sc *azdosim.Scenario, opts azdosim.Options) *harness {
 
 // serve runs handler (the simulator, possibly wrapped) on a new server: the client library caches
 // locations per URL, so every test needs its own.
+//
+// A closed test server's port can be handed out again, which would make a later test find its
+// locations cached and send one request fewer; a random path prefix keeps every URL unique.
 func serve(t testing.TB, sim *azdosim.Server, handler http.Handler) *harness {
-	srv := httptest.NewServer(handler)
+	var b [8]byte
+	_, err := rand.Read(b[:])
+	require.NoError(t, err)
+	prefix := "/t" + hex.EncodeToString(b[:])
+	srv := httptest.NewServer(http.StripPrefix(prefix, handler))
 	t.Cleanup(srv.Close)
-	return &harness{t: t, sim: sim, url: sim.OrgURL(srv.URL), token: token}
+	return &harness{t: t, sim: sim, url: sim.OrgURL(srv.URL + prefix), token: token}
 }
 
 func (h *harness) warn(s string) {

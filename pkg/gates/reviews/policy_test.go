@@ -64,7 +64,11 @@ func TestPolicySettings(t *testing.T) {
 			compliant(2, map[string]any{"creatorVoteCounts": true, "allowDownvotes": true}),
 		}, want: []string{"PR002"}},
 		{name: "a compliant policy wins over a disabled stronger one", policies: []*azdosim.Policy{
-			func() *azdosim.Policy { p := compliant(1, map[string]any{"minimumApproverCount": 4}); p.IsEnabled = false; return p }(),
+			func() *azdosim.Policy {
+				p := compliant(1, map[string]any{"minimumApproverCount": 4})
+				p.IsEnabled = false
+				return p
+			}(),
 			compliant(2, nil),
 		}, want: []string{}, compliant: true},
 	}
