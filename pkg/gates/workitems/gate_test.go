@@ -498,3 +498,47 @@ func TestDemoScenarioFailsOnOverdueCritical(t *testing.T) {
 	assert.Contains(t, out, `##vso[task.logissue code=WI002;type=error]WI002: #1 "SQL injection in payment search" is 12 days old, past the 7-day SLA for 1 - Critical`)
 	assert.Contains(t, out, "##vso[task.complete result=Failed]Security work item gate failed: 7 violations")
 }
+
+// With several batch reads in flight, the failing one is reported, not the reads it canceled.
+func TestBatchReadFailureIsTheCause(t *testing.T) {
+	sc := azdosim.NewScenario("batches", testToken)
+	p := sc.Project("Big")
+	for i := 1; i <= 1000; i++ {
+		p.AddWorkItems(&azdosim.WorkItem{ID: i, Type: "Bug", State: "Active", Tags: []string{"Security"}, Severity: "4 - Low", CreatedDaysAgo: azdosim.Days(1)})
+	}
+	h := newHarness(t, sc)
+	require.NoError(t, h.sim.Inject(azdosim.Fault{Route: azdosim.RouteWorkItemsBatch, Kind: azdosim.FaultStatus, Status: 403, Skip: 2, Times: 1}))
+	_, err := h.evaluate(t, nil, map[string]string{"SYSTEM_TEAMPROJECT": "Big"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "read 1000 work items: GetWorkItems: access denied (403 Forbidden)")
+	assert.NotContains(t, err.Error(), "canceled")
+	assert.LessOrEqual(t, h.counts()[azdosim.RouteWorkItemsBatch], 5)
+
+	// The same organization without the fault (a new server: the canceled reads may still be
+	// logged by the old one).
+	h = newHarness(t, sc)
+	r := h.mustEvaluate(t, map[string]string{"maxLow": "999"}, map[string]string{"SYSTEM_TEAMPROJECT": "Big"})
+	assert.Equal(t, "1000", outputs(r)[OutOpenLow])
+	assert.Len(t, r.Findings, 1000, "one WI001 per low item")
+	assert.Equal(t, 5, h.counts()[azdosim.RouteWorkItemsBatch])
+}
+
+func TestReadItemsKeepsOrder(t *testing.T) {
+	sc := azdosim.NewScenario("order", testToken)
+	p := sc.Project("P")
+	var ids []int
+	for i := 1; i <= 650; i++ {
+		p.AddWorkItems(&azdosim.WorkItem{ID: i, Type: "Task", State: "New"})
+		ids = append(ids, 651-i) // descending
+	}
+	h := newHarness(t, sc)
+	c, err := azdo.New(context.Background(), azdo.Options{OrgURL: h.orgURL, Credential: azdo.JobToken(h.token)})
+	require.NoError(t, err)
+	items, err := readItems(context.Background(), c, "P", ids)
+	require.NoError(t, err)
+	require.Len(t, items, 650)
+	for i, w := range items {
+		require.Equal(t, ids[i], w.ID)
+	}
+	assert.Equal(t, 4, h.sim.Count(azdosim.RouteWorkItemsBatch))
+}

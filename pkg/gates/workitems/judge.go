@@ -151,6 +151,19 @@ func Judge(c *Config, f *Facts, now time.Time) *finding.Report {
 		resolveSum[it.sev] += closed.Sub(created).Hours() / 24
 	}
 
+	// Findings can number in the thousands: size the slice once.
+	nFindings := 0
+	for _, s := range severities {
+		if c.Max[s] >= 0 && len(open[s]) > c.Max[s] {
+			nFindings += len(open[s])
+		}
+		nFindings += len(overdue[s])
+	}
+	if c.ReviewTag != "" {
+		nFindings += len(all)
+	}
+	r.Findings = make([]finding.Finding, 0, nFindings)
+
 	// Severity thresholds.
 	r.Checks = append(r.Checks, finding.Check{Name: CheckThresholds, Detail: queryDetail(c, f, len(all), openTotal) + "\n" + thresholdDetail(c, open)})
 	for _, s := range severities {
