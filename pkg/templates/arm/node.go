@@ -31,13 +31,22 @@ const (
 	Null
 )
 
-var kindNames = [...]string{"invalid", "object", "array", "string", "number", "bool", "null"}
-
 func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
+	switch k {
+	case Object:
+		return "object"
+	case Array:
+		return "array"
+	case String:
+		return "string"
+	case Number:
+		return "number"
+	case Bool:
+		return "bool"
+	case Null:
+		return "null"
 	}
-	return "kind(" + strconv.Itoa(int(k)) + ")"
+	return "invalid"
 }
 
 // Node is one JSON value.

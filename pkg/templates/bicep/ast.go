@@ -650,14 +650,19 @@ func AsGetSecret(c *Call) (*GetSecret, bool) {
 	return g, true
 }
 
-// ResourceGetSecret recognises symbol.getSecret('name') in a .bicep file and
-// returns the receiver symbol and the secret name expression. Whether the
-// symbol is a Key Vault is for the caller to check (File.Resource).
+// ResourceGetSecret recognises symbol.getSecret('name'[, 'version']) in a
+// .bicep file, also on a resource collection element (vaults[0].getSecret),
+// and returns the receiver symbol and the secret name expression. Whether
+// the symbol is a Key Vault is for the caller to check (File.Resource).
 func ResourceGetSecret(c *Call) (symbol string, secretName Expr, ok bool) {
 	if c == nil || c.Name != "getSecret" || len(c.Args) < 1 || len(c.Args) > 2 {
 		return "", nil, false
 	}
-	id, isIdent := c.Base.(*Ident)
+	base := c.Base
+	if ix, isIndex := base.(*Index); isIndex {
+		base = ix.X
+	}
+	id, isIdent := base.(*Ident)
 	if !isIdent || id.Name == "az" {
 		return "", nil, false
 	}

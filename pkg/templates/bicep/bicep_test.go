@@ -310,6 +310,12 @@ func TestAsGetSecretShapes(t *testing.T) {
 	sym, _, ok := ResourceGetSecret(parseVar(t, `vault.getSecret('a', 'v1')`).(*Call))
 	assert.True(t, ok)
 	assert.Equal(t, "vault", sym)
+	sym, name, ok := ResourceGetSecret(parseVar(t, `vaults[1].getSecret('b')`).(*Call))
+	assert.True(t, ok)
+	assert.Equal(t, "vaults", sym)
+	assert.Equal(t, "'b'", ExprString(name))
+	_, _, ok = ResourceGetSecret(parseVar(t, `f().getSecret('b')`).(*Call))
+	assert.False(t, ok)
 }
 
 func TestTolerated(t *testing.T) {

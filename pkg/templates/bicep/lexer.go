@@ -55,15 +55,97 @@ const (
 	tSpread // ...
 )
 
-var tokNames = [...]string{
-	tEOF: "end of file", tNewline: "end of line", tIdent: "identifier", tInt: "integer",
-	tString: "string", tStrStart: "string", tStrMid: "string", tStrEnd: "string", tMultiString: "string",
-	tLBrace: "'{'", tRBrace: "'}'", tLBrack: "'['", tRBrack: "']'", tLParen: "'('", tRParen: "')'",
-	tComma: "','", tDot: "'.'", tDotQ: "'.?'", tColon: "':'", tDColon: "'::'", tQuestion: "'?'",
-	tCoalesce: "'??'", tAssign: "'='", tArrow: "'=>'", tEq: "'=='", tNe: "'!='", tEqI: "'=~'",
-	tNeI: "'!~'", tLt: "'<'", tLe: "'<='", tGt: "'>'", tGe: "'>='", tPlus: "'+'", tMinus: "'-'",
-	tStar: "'*'", tSlash: "'/'", tPercent: "'%'", tBang: "'!'", tAnd: "'&&'", tOr: "'||'",
-	tAt: "'@'", tPipe: "'|'", tSpread: "'...'",
+// tokName names a token kind for error messages.
+func tokName(k tokKind) string {
+	switch k {
+	case tEOF:
+		return "end of file"
+	case tNewline:
+		return "end of line"
+	case tIdent:
+		return "identifier"
+	case tInt:
+		return "integer"
+	case tString:
+		return "string"
+	case tStrStart:
+		return "string"
+	case tStrMid:
+		return "string"
+	case tStrEnd:
+		return "string"
+	case tMultiString:
+		return "string"
+	case tLBrace:
+		return "'{'"
+	case tRBrace:
+		return "'}'"
+	case tLBrack:
+		return "'['"
+	case tRBrack:
+		return "']'"
+	case tLParen:
+		return "'('"
+	case tRParen:
+		return "')'"
+	case tComma:
+		return "','"
+	case tDot:
+		return "'.'"
+	case tDotQ:
+		return "'.?'"
+	case tColon:
+		return "':'"
+	case tDColon:
+		return "'::'"
+	case tQuestion:
+		return "'?'"
+	case tCoalesce:
+		return "'??'"
+	case tAssign:
+		return "'='"
+	case tArrow:
+		return "'=>'"
+	case tEq:
+		return "'=='"
+	case tNe:
+		return "'!='"
+	case tEqI:
+		return "'=~'"
+	case tNeI:
+		return "'!~'"
+	case tLt:
+		return "'<'"
+	case tLe:
+		return "'<='"
+	case tGt:
+		return "'>'"
+	case tGe:
+		return "'>='"
+	case tPlus:
+		return "'+'"
+	case tMinus:
+		return "'-'"
+	case tStar:
+		return "'*'"
+	case tSlash:
+		return "'/'"
+	case tPercent:
+		return "'%'"
+	case tBang:
+		return "'!'"
+	case tAnd:
+		return "'&&'"
+	case tOr:
+		return "'||'"
+	case tAt:
+		return "'@'"
+	case tPipe:
+		return "'|'"
+	case tSpread:
+		return "'...'"
+	}
+	return "token"
 }
 
 type token struct {

@@ -67,22 +67,21 @@ func newParser(path string, src []byte) (*parser, error) {
 func (p *parser) matchBrackets() error {
 	p.match = make([]int32, len(p.toks))
 	var stack []int
-	closer := map[tokKind]tokKind{tLBrace: tRBrace, tLBrack: tRBrack, tLParen: tRParen, tStrStart: tStrEnd, tStrMid: tStrEnd}
 	for i, t := range p.toks {
 		switch t.kind {
 		case tLBrace, tLBrack, tLParen, tStrStart:
 			stack = append(stack, i)
 		case tRBrace, tRBrack, tRParen, tStrMid, tStrEnd:
 			if len(stack) == 0 {
-				return p.errTok(t, "unexpected %s: nothing to close", tokNames[t.kind])
+				return p.errTok(t, "unexpected %s: nothing to close", tokName(t.kind))
 			}
 			open := stack[len(stack)-1]
-			ok := closer[p.toks[open].kind] == t.kind ||
+			ok := closer(p.toks[open].kind) == t.kind ||
 				(t.kind == tStrMid && (p.toks[open].kind == tStrStart || p.toks[open].kind == tStrMid))
 			if !ok {
 				ot := p.toks[open]
 				return p.errTok(t, "unexpected %s: expected %s to close %s at %d:%d",
-					tokNames[t.kind], tokNames[closer[ot.kind]], tokNames[ot.kind], ot.line, ot.col)
+					tokName(t.kind), tokName(closer(ot.kind)), tokName(ot.kind), ot.line, ot.col)
 			}
 			p.match[open] = int32(i)
 			p.match[i] = int32(open)
@@ -94,9 +93,22 @@ func (p *parser) matchBrackets() error {
 	}
 	if len(stack) > 0 {
 		ot := p.toks[stack[len(stack)-1]]
-		return p.errTok(ot, "unclosed %s: expected %s", tokNames[ot.kind], tokNames[closer[ot.kind]])
+		return p.errTok(ot, "unclosed %s: expected %s", tokName(ot.kind), tokName(closer(ot.kind)))
 	}
 	return nil
+}
+
+// closer returns the token kind that closes an opener.
+func closer(k tokKind) tokKind {
+	switch k {
+	case tLBrace:
+		return tRBrace
+	case tLBrack:
+		return tRBrack
+	case tLParen:
+		return tRParen
+	}
+	return tStrEnd
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -130,7 +142,7 @@ func (p *parser) describe(t token) string {
 	case tInt:
 		return fmt.Sprintf("integer %s", p.text(t))
 	}
-	return tokNames[t.kind]
+	return tokName(t.kind)
 }
 
 func (p *parser) errTok(t token, format string, args ...any) error {
@@ -140,7 +152,7 @@ func (p *parser) errTok(t token, format string, args ...any) error {
 func (p *parser) expect(k tokKind, context string) (token, error) {
 	t := p.peek()
 	if t.kind != k {
-		return t, p.errTok(t, "unexpected %s: expected %s %s", p.describe(t), tokNames[k], context)
+		return t, p.errTok(t, "unexpected %s: expected %s %s", p.describe(t), tokName(k), context)
 	}
 	return p.next(), nil
 }
@@ -149,7 +161,7 @@ func (p *parser) expect(k tokKind, context string) (token, error) {
 // the message is only built on failure.
 func (p *parser) expectNamed(k tokKind, context, name string) (token, error) {
 	if t := p.peek(); t.kind != k {
-		return t, p.errTok(t, "unexpected %s: expected %s %s %q", p.describe(t), tokNames[k], context, name)
+		return t, p.errTok(t, "unexpected %s: expected %s %s %q", p.describe(t), tokName(k), context, name)
 	}
 	return p.next(), nil
 }

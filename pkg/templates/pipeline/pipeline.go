@@ -76,7 +76,15 @@ const (
 	ScopeJob
 )
 
-func (s Scope) String() string { return [...]string{"pipeline", "stage", "job"}[s] }
+func (s Scope) String() string {
+	switch s {
+	case ScopeStage:
+		return "stage"
+	case ScopeJob:
+		return "job"
+	}
+	return "pipeline"
+}
 
 // Stage is a "- stage:" entry or a stage template reference.
 type Stage struct {
@@ -120,7 +128,11 @@ const (
 )
 
 func (k StepKind) String() string {
-	return [...]string{"unknown", "task", "script", "bash", "pwsh", "powershell", "checkout", "download", "template", "other"}[k]
+	names := [...]string{"unknown", "task", "script", "bash", "pwsh", "powershell", "checkout", "download", "template", "other"}
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return "unknown"
 }
 
 // IsScript reports whether the step runs an inline script.

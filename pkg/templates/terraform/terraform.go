@@ -39,7 +39,16 @@ type File struct {
 	// Assignments are top-level attributes: the content of a .tfvars file.
 	Assignments []*Attribute
 	Other       []*Block // terraform, moved, import, check, ...
+	// BOM is the length of a leading byte order mark (0 or 3); positions
+	// include it. The References and ObjectItems methods account for it.
+	BOM int
 }
+
+// References is the package-level References with this file's BOM.
+func (f *File) References(expr hclsyntax.Expression) []Reference { return References(expr, f.BOM) }
+
+// ObjectItems is the package-level ObjectItems with this file's BOM.
+func (f *File) ObjectItems(expr hclsyntax.Expression) []ObjectItem { return ObjectItems(expr, f.BOM) }
 
 // Block is any HCL block.
 type Block struct {
@@ -125,7 +134,11 @@ const (
 )
 
 func (k LiteralKind) String() string {
-	return [...]string{"expression", "string", "number", "bool", "null"}[k]
+	names := [...]string{"expression", "string", "number", "bool", "null"}
+	if int(k) < len(names) {
+		return names[k]
+	}
+	return "expression"
 }
 
 // Literal is the constant value of an expression, when it has one.
@@ -224,7 +237,7 @@ func Parse(path string, src []byte) (f *File, err error) {
 		return nil, pos.Errorf(path, pos.Pos{Line: 1, Col: 1}, "unexpected HCL body type %T", hf.Body)
 	}
 	b := builder{src: body, bom: bom}
-	f = &File{Path: path, Body: sb}
+	f = &File{Path: path, Body: sb, BOM: bom}
 	f.Assignments = b.attributes(sb)
 	for _, blk := range sb.Blocks {
 		bl := b.block(blk)

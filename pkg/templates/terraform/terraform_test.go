@@ -213,8 +213,10 @@ func TestBOMOffsets(t *testing.T) {
 	b := f.Assignment("b")
 	assert.Equal(t, pos.Pos{Offset: 11, Line: 2, Col: 1}, b.NamePos)
 	assert.Equal(t, byte('b'), src[b.NamePos.Offset])
-	refs := References(b.Expr, pos.BOMLen(src))
+	assert.Equal(t, 3, f.BOM)
+	refs := f.References(b.Expr)
 	require.Len(t, refs, 1)
+	assert.Equal(t, References(b.Expr, pos.BOMLen(src)), refs)
 	assert.Equal(t, "var", string(src[refs[0].Pos.Offset:refs[0].Pos.Offset+3]))
 }
 
