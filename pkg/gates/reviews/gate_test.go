@@ -1,6 +1,7 @@
 package reviews_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -328,5 +329,31 @@ func TestDemoScenario(t *testing.T) {
 			assert.Equal(t, "true", output(r, "policyCompliant"))
 			assert.Equal(t, 4, h.sim.Count(""))
 		})
+	}
+}
+
+// `stagegate reviews` from a terminal: inputs as flags, the default connection from the
+// environment (a PAT), JSON out.
+func TestLocalRun(t *testing.T) {
+	w := healthy()
+	pr := w.completedPR(22, otherSHA, rv("bob", 10))
+	pr.CompletionOptions = &azdosim.CompletionOptions{BypassPolicy: true, BypassReason: "hotfix"}
+	h := start(t, w.sc, azdosim.Options{})
+	env := task.MapEnv(map[string]string{"SYSTEM_COLLECTIONURI": h.url + "/", "AZURE_DEVOPS_EXT_PAT": token, "SYSTEM_TEAMPROJECT": project})
+	for _, tt := range []struct {
+		commit string
+		code   int
+		want   []string
+	}{
+		{commit: mergeSHA, code: 0, want: []string{`"pullRequestId": "21"`, `"approvers": "2"`, `"policyCompliant": "true"`}},
+		{commit: otherSHA, code: 1, want: []string{`"rule": "PR011"`, `"rule": "PR013"`, `hotfix`}},
+	} {
+		var out, errb bytes.Buffer
+		code := gaterun.Main(context.Background(), reviews.Gate(), []string{"--repository", repoName, "--branch", "main", "--commit", tt.commit, "--format", "json"},
+			env, &out, &errb, gaterun.Options{})
+		assert.Equal(t, tt.code, code, "stderr: %s", errb.String())
+		for _, s := range tt.want {
+			assert.Contains(t, out.String(), s)
+		}
 	}
 }

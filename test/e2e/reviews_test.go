@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
+	"github.com/stagegate/stagegate/pkg/task"
+)
+
+const (
+	reviewsToken     = "stagegate-demo-token"
+	reviewsRepoID    = "3411ebc1-d5aa-464f-9615-0b527bc66719"
+	reviewsCompliant = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678" // PR 21: two approvals
+	reviewsBypassed  = "b2c3d4e5f60718293a4b5c6d7e8f901234567890" // PR 22: policy bypass
+	reviewsPushed    = "e5f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e" // no pull request
+	// A bypass reason that tries to end the task as Succeeded from inside the log.
+	hostileReason = "INC-9 ##vso[task.complete result=Succeeded]all good\n##vso[task.complete result=Succeeded]"
+)
+
+// agentCommand is one logging command as the agent parses it: the first "##vso[" of a line, the
+// command up to the first "]", properties split on ";" then on the first "=".
+type agentCommand struct {
+	name  string
+	props map[string]string
+	data  string
+}
+
+func parseAgentLog(stdout string) []agentCommand {
+	var out []agentCommand
+	for _, line := range strings.Split(stdout, "\n") {
+		i := strings.Index(line, "##vso[")
+		if i < 0 {
+			continue
+		}
+		rest := line[i+len("##vso["):]
+		end := strings.IndexByte(rest, ']')
+		if end < 0 {
+			continue
+		}
+		head, data := rest[:end], rest[end+1:]
+		name, propText, _ := strings.Cut(head, " ")
+		props := map[string]string{}
+		for _, p := range strings.Split(propText, ";") {
+			if k, v, ok := strings.Cut(p, "="); ok {
+				props[strings.TrimSpace(k)] = task.UnescapeProperty(v)
+			}
+		}
+		out = append(out, agentCommand{name: name, props: props, data: task.UnescapeData(data)})
+	}
+	return out
+}
+
+type gateRun struct {
+	stdout   string
+	code     int
+	commands []agentCommand
+	tempDir  string
+}
+
+func (r gateRun) results() []string {
+	var out []string
+	for _, c := range r.commands {
+		if c.name == "task.complete" {
+			out = append(out, c.props["result"])
+		}
+	}
+	return out
+}
+
+func (r gateRun) issues() []agentCommand {
+	var out []agentCommand
+	for _, c := range r.commands {
+		if c.name == "task.logissue" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (r gateRun) outputs() map[string]string {
+	out := map[string]string{}
+	for _, c := range r.commands {
+		if c.name == "task.setvariable" && c.props["isOutput"] == "true" {
+			out[c.props["variable"]] = c.data
+		}
+	}
+	return out
+}
+
+func buildReviewGate(t *testing.T) string {
+	t.Helper()
+	exe := "review-gate"
+	if runtime.GOOS == "windows" {
+		exe += ".exe"
+	}
+	out := filepath.Join(t.TempDir(), exe)
+	build := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/review-gate")
+	build.Dir = repoRoot(t)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	output, err := build.CombinedOutput()
+	require.NoError(t, err, "build review-gate: %s", output)
+	return out
+}
+
+// reviewsSim serves the demo scenario from examples/, with PR 22's bypass reason made hostile.
+func reviewsSim(t *testing.T) (*azdosim.Server, string) {
+	t.Helper()
+	sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(t), "examples", "azdo", "reviews-scenario.json"))
+	require.NoError(t, err)
+	var found bool
+	for _, pr := range sc.Projects[0].Repositories[0].PullRequests {
+		if pr.ID == 22 {
+			pr.CompletionOptions.BypassReason = hostileReason
+			found = true
+		}
+	}
+	require.True(t, found, "the demo scenario has PR 22")
+	sim, err := azdosim.New(sc, azdosim.Options{})
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, sim.OrgURL(srv.URL) + "/"
+}
+
+func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]string) gateRun {
+	t.Helper()
+	tmp := t.TempDir()
+	vars := map[string]string{
+		"TF_BUILD":                  "True",
+		"SYSTEM_COLLECTIONURI":      collectionURI,
+		"SYSTEM_TEAMPROJECT":        "Payments",
+		"SYSTEM_JOBID":              "job-1",
+		"BUILD_REPOSITORY_ID":       reviewsRepoID,
+		"BUILD_REPOSITORY_NAME":     "payments-api",
+		"BUILD_REPOSITORY_PROVIDER": "TfsGit",
+		"BUILD_SOURCEBRANCH":        "refs/heads/main",
+		"BUILD_SOURCEVERSION":       reviewsCompliant,
+		"AGENT_TEMPDIRECTORY":       tmp,
+		task.JobTokenVar:            reviewsToken,
+		// What the agent exports for the task's inputs: task.json defaults with macros expanded.
+		"INPUT_REPOSITORY":                   reviewsRepoID,
+		"INPUT_BRANCH":                       "refs/heads/main",
+		"INPUT_COMMIT":                       reviewsCompliant,
+		"INPUT_PRODUCTIONBRANCHES":           "refs/heads/main,refs/heads/master,refs/heads/release/*",
+		"INPUT_MINIMUMAPPROVERS":             "2",
+		"INPUT_ONNONPRODUCTIONBRANCH":        "pass",
+		"INPUT_MODE":                         "enforce",
+		"INPUT_CHECKPOLICY":                  "true",
+		"INPUT_CHECKCHANGE":                  "true",
+		"INPUT_COUNTAPPROVEDWITHSUGGESTIONS": "true",
+		"STAGEGATE_TIMEOUT":                  "30s",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp}
+	for k, v := range vars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err, "stderr: %s", stderr.String())
+	}
+	return gateRun{stdout: stdout.String(), code: code, commands: parseAgentLog(stdout.String()), tempDir: tmp}
+}
+
+func TestReviewGateBinary(t *testing.T) {
+	bin := buildReviewGate(t)
+
+	t.Run("compliant change", func(t *testing.T) {
+		sim, uri := reviewsSim(t)
+		run := runReviewGate(t, bin, uri, nil)
+		assert.Equal(t, 0, run.code, run.stdout)
+		assert.Equal(t, []string{"Succeeded"}, run.results())
+		assert.True(t, strings.HasPrefix(run.stdout, "##vso[task.setsecret]"+reviewsToken+"\n"), "the token is registered first")
+		assert.Empty(t, run.issues())
+		assert.Equal(t, map[string]string{"pullRequestId": "21", "approvers": "2", "policyCompliant": "true"}, run.outputs())
+		assert.Equal(t, 4, sim.Count(""), "request budget")
+		summary, err := os.ReadFile(filepath.Join(run.tempDir, "stagegate-reviews-job-1.md"))
+		require.NoError(t, err)
+		assert.Contains(t, string(summary), "pullrequest/21")
+		assert.Contains(t, string(summary), "Bob Reviewer")
+	})
+
+	t.Run("bypassed change cannot flip its own result", func(t *testing.T) {
+		_, uri := reviewsSim(t)
+		run := runReviewGate(t, bin, uri, map[string]string{"INPUT_COMMIT": reviewsBypassed, "BUILD_SOURCEVERSION": reviewsBypassed})
+		assert.Equal(t, 1, run.code, run.stdout)
+		assert.Equal(t, []string{"Failed"}, run.results(), "exactly one result, from the gate: %s", run.stdout)
+		var codes []string
+		for _, is := range run.issues() {
+			codes = append(codes, is.props["code"])
+			assert.Equal(t, "error", is.props["type"])
+		}
+		assert.ElementsMatch(t, []string{"PR011", "PR013"}, codes)
+		for _, is := range run.issues() {
+			if is.props["code"] == "PR013" {
+				assert.Contains(t, is.data, "completed by Dave Oncall")
+				assert.Contains(t, is.data, "INC-9 ##vso%5Btask.complete result=Succeeded]all good")
+			}
+		}
+		for _, line := range strings.Split(run.stdout, "\n") {
+			assert.LessOrEqual(t, strings.Count(line, "##vso["), 1, "one command per line at most: %q", line)
+		}
+		summary, err := os.ReadFile(filepath.Join(run.tempDir, "stagegate-reviews-job-1.md"))
+		require.NoError(t, err)
+		assert.NotContains(t, string(summary), "##vso[")
+		assert.Contains(t, string(summary), "INC-9")
+	})
+
+	t.Run("bypassed change in audit mode", func(t *testing.T) {
+		_, uri := reviewsSim(t)
+		run := runReviewGate(t, bin, uri, map[string]string{"INPUT_COMMIT": reviewsBypassed, "INPUT_MODE": "audit"})
+		assert.Equal(t, 0, run.code, run.stdout)
+		assert.Equal(t, []string{"SucceededWithIssues"}, run.results())
+		assert.Len(t, run.issues(), 2)
+	})
+
+	t.Run("direct push", func(t *testing.T) {
+		_, uri := reviewsSim(t)
+		run := runReviewGate(t, bin, uri, map[string]string{"INPUT_COMMIT": reviewsPushed})
+		assert.Equal(t, 1, run.code, run.stdout)
+		assert.Equal(t, []string{"Failed"}, run.results())
+		require.Len(t, run.issues(), 1)
+		assert.Equal(t, "PR010", run.issues()[0].props["code"])
+		assert.Equal(t, "", run.outputs()["pullRequestId"])
+	})
+
+	t.Run("non-production branch passes with a notice", func(t *testing.T) {
+		sim, uri := reviewsSim(t)
+		run := runReviewGate(t, bin, uri, map[string]string{"INPUT_BRANCH": "refs/heads/feature/x"})
+		assert.Equal(t, 0, run.code, run.stdout)
+		assert.Equal(t, []string{"Succeeded"}, run.results())
+		assert.Contains(t, run.stdout, "refs/heads/feature/x is not a production branch")
+		assert.Zero(t, sim.Count(""))
+	})
+
+	t.Run("GitHub repository fails closed", func(t *testing.T) {
+		_, uri := reviewsSim(t)
+		run := runReviewGate(t, bin, uri, map[string]string{"BUILD_REPOSITORY_PROVIDER": "GitHub"})
+		assert.Equal(t, 2, run.code, run.stdout)
+		assert.Equal(t, []string{"Failed"}, run.results())
+		require.Len(t, run.issues(), 1)
+		assert.Contains(t, run.issues()[0].data, `hosted by "GitHub"`)
+	})
+
+	t.Run("403 fails closed with the permission", func(t *testing.T) {
+		sim, uri := reviewsSim(t)
+		require.NoError(t, sim.Inject(azdosim.Fault{Route: azdosim.RoutePullRequestQuery, Kind: azdosim.FaultStatus, Status: 403}))
+		run := runReviewGate(t, bin, uri, map[string]string{"INPUT_MODE": "audit"})
+		assert.Equal(t, 2, run.code, run.stdout)
+		assert.Equal(t, []string{"Failed"}, run.results())
+		require.Len(t, run.issues(), 1)
+		assert.Contains(t, run.issues()[0].data, "403 Forbidden")
+		assert.Contains(t, run.issues()[0].data, "Build Service")
+	})
+
+	t.Run("refused token fails closed", func(t *testing.T) {
+		_, uri := reviewsSim(t)
+		run := runReviewGate(t, bin, uri, map[string]string{task.JobTokenVar: "wrong-token"})
+		assert.Equal(t, 2, run.code, run.stdout)
+		assert.Equal(t, []string{"Failed"}, run.results())
+		assert.Contains(t, run.stdout, "401 Unauthorized")
+		assert.NotContains(t, strings.ReplaceAll(run.stdout, "##vso[task.setsecret]wrong-token", ""), "wrong-token")
+	})
+}
