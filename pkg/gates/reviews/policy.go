@@ -314,16 +314,10 @@ func policyTable(views []*policyView, best *policyView) finding.Table {
 	t := finding.Table{Title: "Branch policies: " + labelPolicyToggle, Header: []string{"Policy", "Scope", "Setting", "Value"}}
 	for _, v := range views {
 		id := fmt.Sprintf("%d", v.p.ID)
-		status := []string{}
-		for _, x := range []struct {
-			ok      bool
-			yes, no string
-		}{{v.p.IsEnabled, "enabled", "disabled"}, {v.p.IsBlocking, "blocking", "optional"}, {!v.p.IsDeleted, "", "deleted"}} {
-			if x.ok && x.yes != "" {
-				status = append(status, x.yes)
-			} else if !x.ok {
-				status = append(status, x.no)
-			}
+		status := []string{map[bool]string{true: "enabled", false: "disabled"}[v.p.IsEnabled],
+			map[bool]string{true: "blocking", false: "optional"}[v.p.IsBlocking]}
+		if v.p.IsDeleted {
+			status = append(status, "deleted")
 		}
 		switch {
 		case v == best && !hasErrors(v):

@@ -104,7 +104,9 @@ func TestPolicySettings(t *testing.T) {
 
 func TestPolicyJudgedIsNamedInCheckAndTable(t *testing.T) {
 	w := newWorld()
-	w.proj.AddPolicies(compliant(1, map[string]any{"minimumApproverCount": 1}), compliant(7, nil))
+	disabled := compliant(3, nil)
+	disabled.IsEnabled, disabled.IsBlocking = false, false
+	w.proj.AddPolicies(compliant(1, map[string]any{"minimumApproverCount": 1}), disabled, compliant(7, nil))
 	h := start(t, w.sc, azdosim.Options{})
 	r := h.mustEvaluate(noChange(), nil)
 	assert.Empty(t, r.Findings)
@@ -113,8 +115,12 @@ func TestPolicyJudgedIsNamedInCheckAndTable(t *testing.T) {
 	require.Len(t, r.Tables, 1)
 	table := r.Tables[0]
 	assert.Equal(t, []string{"Policy", "Scope", "Setting", "Value"}, table.Header)
-	var sawJudged, sawCount bool
+	var sawJudged, sawCount, sawDisabled bool
 	for _, row := range table.Rows {
+		if row[0] == "3" && row[2] == "Status" {
+			assert.Equal(t, "disabled, optional", row[3])
+			sawDisabled = true
+		}
 		if row[0] == "7" && row[2] == "Status" {
 			assert.Contains(t, row[3], "judged: compliant")
 			sawJudged = true
@@ -125,7 +131,7 @@ func TestPolicyJudgedIsNamedInCheckAndTable(t *testing.T) {
 			sawCount = true
 		}
 	}
-	assert.True(t, sawJudged && sawCount, "table rows: %v", table.Rows)
+	assert.True(t, sawJudged && sawCount && sawDisabled, "table rows: %v", table.Rows)
 }
 
 func TestPolicyScopes(t *testing.T) {
