@@ -269,7 +269,20 @@ func TestReviewTagCheckIsReported(t *testing.T) {
 	assert.Contains(t, checkDetail(r, CheckThresholds), `Work items linked to build 501 (project "Payments"): 3; filters tags "Security"`)
 	f := byRule(r, RuleReviewTag)
 	require.Len(t, f, 2)
-	assert.Equal(t, `#1 "SQL injection in payment search" is linked to this run (build 501) but does not carry the review tag "SecurityReviewed" (Active)`, f[0].Message)
+	assert.Equal(t, `#1 "SQL injection in payment search" is linked to this run (build 501) but does not carry the review tag "SecurityReviewed" (Active, 1 - Critical, 12 days old)`, f[0].Message)
+}
+
+func TestOneHopQueryIsRefused(t *testing.T) {
+	sc := azdosim.NewScenario("onehop", testToken)
+	sc.Project("Payments").AddWorkItems(&azdosim.WorkItem{ID: 1, Type: "Bug", Tags: []string{"Security"}}).AddQueries(&azdosim.SavedQuery{
+		ID: "0e8d1e2f-6b3c-4d4e-8f90-1b2c3d4e5f61", Path: "Shared Queries/Linked", QueryType: "oneHop",
+		WIQL: "SELECT [System.Id] FROM WorkItemLinks WHERE [Source].[System.Tags] CONTAINS 'Security' MODE (MustContain)"})
+	for _, q := range []string{"0e8d1e2f-6b3c-4d4e-8f90-1b2c3d4e5f61", "Shared Queries/Linked"} {
+		h := newHarness(t, sc)
+		_, err := h.evaluate(t, map[string]string{"queryId": q}, nil)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "is a oneHop query; only flat queries (a list of work items) can be used: change the query type to flat")
+	}
 }
 
 func TestSavedQueryErrors(t *testing.T) {

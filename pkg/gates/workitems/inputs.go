@@ -27,7 +27,7 @@ type Config struct {
 	Scope     string
 	QueryID   string
 	Max       [Low + 1]int // open items allowed per severity; -1 no limit
-	SLA       slaSet
+	SLA       SLADays
 	Default   Severity
 	ReviewTag string
 	// BuildID is the run's build (BUILD_BUILDID); set when scope is run or a review tag is

@@ -19,7 +19,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &Config{
 		Project: "Payments", Tags: []string{"Security"}, Scope: ScopeProject,
-		Max: [Low + 1]int{0, 0, 0, -1, -1}, SLA: slaSet{-1, 7, 30, 90, 180}, Default: High,
+		Max: [Low + 1]int{0, 0, 0, -1, -1}, SLA: SLADays{-1, 7, 30, 90, 180}, Default: High,
 	}, c)
 }
 
@@ -33,7 +33,7 @@ func TestParseConfigValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &Config{
 		Project: "Other", Tags: []string{"Security", "Pentest", "CVE"}, Types: []string{"Bug", "Issue"}, AreaPath: `Other\Web`,
-		Scope: ScopeRun, QueryID: "Shared Queries/Sec", Max: [Low + 1]int{0, 3, -1, 1000000, 0}, SLA: slaSet{-1, -1, 1, -1, -1},
+		Scope: ScopeRun, QueryID: "Shared Queries/Sec", Max: [Low + 1]int{0, 3, -1, 1000000, 0}, SLA: SLADays{-1, -1, 1, -1, -1},
 		Default: Low, ReviewTag: "SecurityReviewed", BuildID: 42, BuildProject: "Pipelines",
 	}, c)
 }

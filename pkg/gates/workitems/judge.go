@@ -209,7 +209,8 @@ func Judge(c *Config, f *Facts, now time.Time) *finding.Report {
 			"%d work items linked to build %d, %d of them matching; %d without the review tag %q.", len(f.Linked), c.BuildID, linked, len(missing), c.ReviewTag)})
 		for _, it := range missing {
 			r.Findings = append(r.Findings, newFinding(RuleReviewTag, CheckReviewTags, it,
-				fmt.Sprintf("%s is linked to this run (build %d) but does not carry the review tag %q (%s)", it.ref(), c.BuildID, c.ReviewTag, clip(it.w.State(), 40))))
+				fmt.Sprintf("%s is linked to this run (build %d) but does not carry the review tag %q (%s, %s, %s old)",
+					it.ref(), c.BuildID, c.ReviewTag, clip(it.w.State(), 40), it.sev, days(it.age))))
 		}
 	}
 

@@ -88,13 +88,13 @@ func severityByName(name string) (Severity, bool) {
 // validSeverities is the list shown in input errors.
 const validSeverities = `critical, high, medium, low (or "1 - Critical" ... "4 - Low")`
 
-// slaSet holds the SLA in days per severity; -1 means no SLA.
-type slaSet [Low + 1]int
+// SLADays holds the SLA in days per severity (index Critical..Low); -1 means no SLA.
+type SLADays [Low + 1]int
 
 // ParseSLA reads slaDays: comma-separated severity=days pairs ("critical=7,high=30"). A severity
 // left out has no SLA; "-1" says so explicitly. Errors say which pair is wrong and why.
-func ParseSLA(v string) (slaSet, error) {
-	var sla slaSet
+func ParseSLA(v string) (SLADays, error) {
+	var sla SLADays
 	for i := range sla {
 		sla[i] = -1
 	}
@@ -129,7 +129,7 @@ func ParseSLA(v string) (slaSet, error) {
 // maxDays bounds SLA days (100 years) so that day arithmetic never overflows.
 const maxDays = 36500
 
-func (sla slaSet) String() string {
+func (sla SLADays) String() string {
 	var parts []string
 	for _, s := range severities {
 		if sla[s] >= 0 {

@@ -53,15 +53,15 @@ func TestParseSeverity(t *testing.T) {
 func TestParseSLA(t *testing.T) {
 	cases := []struct {
 		in      string
-		want    slaSet
+		want    SLADays
 		wantErr string
 	}{
-		{in: "critical=7,high=30,medium=90,low=180", want: slaSet{-1, 7, 30, 90, 180}},
-		{in: "critical=7", want: slaSet{-1, 7, -1, -1, -1}},
-		{in: " medium = 30 ,\nlow=-1", want: slaSet{-1, -1, -1, 30, -1}},
-		{in: "1 - Critical=1,2 - High=4", want: slaSet{-1, 1, 4, -1, -1}},
-		{in: "CRITICAL=0", want: slaSet{-1, 0, -1, -1, -1}},
-		{in: "", want: slaSet{-1, -1, -1, -1, -1}},
+		{in: "critical=7,high=30,medium=90,low=180", want: SLADays{-1, 7, 30, 90, 180}},
+		{in: "critical=7", want: SLADays{-1, 7, -1, -1, -1}},
+		{in: " medium = 30 ,\nlow=-1", want: SLADays{-1, -1, -1, 30, -1}},
+		{in: "1 - Critical=1,2 - High=4", want: SLADays{-1, 1, 4, -1, -1}},
+		{in: "CRITICAL=0", want: SLADays{-1, 0, -1, -1, -1}},
+		{in: "", want: SLADays{-1, -1, -1, -1, -1}},
 		{in: "urgent=1", wantErr: `"urgent=1": unknown severity "urgent"; valid severities are critical, high, medium, low`},
 		{in: "critical", wantErr: `"critical" is not a severity=days pair (example: critical=7)`},
 		{in: "critical=", wantErr: "is not a severity=days pair"},
