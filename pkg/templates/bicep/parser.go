@@ -39,7 +39,36 @@ func ParseParams(path string, src []byte) (*ParamFile, error) {
 	return pf, nil
 }
 
+// slab hands out nodes carved from chunks, so the many small AST nodes of a
+// file cost a few allocations instead of one each.
+// Chunks start small (most files are small) and double up to 256.
+type slab[T any] struct {
+	buf  []T
+	next int
+}
+
+func (s *slab[T]) new() *T {
+	if len(s.buf) == 0 {
+		s.next = min(max(s.next*2, 8), 256)
+		s.buf = make([]T, s.next)
+	}
+	x := &s.buf[0]
+	s.buf = s.buf[1:]
+	return x
+}
+
 type parser struct {
+	idents  slab[Ident]
+	strs    slab[StringLit]
+	props   slab[Property]
+	calls   slab[Call]
+	members slab[Member]
+	// exprs and propStack are scratch stacks for argument, item and
+	// property lists under construction; finished lists are copied out at
+	// their exact size.
+	exprs     []Expr
+	propStack []*Property
+
 	path    string
 	src     []byte
 	s       string
@@ -751,10 +780,14 @@ func (p *parser) postfix() (Expr, error) {
 				if err != nil {
 					return nil, err
 				}
-				x = &Call{Span: Span{Start: x.Pos(), EndOffset: p.lastEnd}, Base: x, Name: p.text(nt), NamePos: nt.pos(), Args: args}
+				c := p.calls.new()
+				*c = Call{Span: Span{Start: x.Pos(), EndOffset: p.lastEnd}, Base: x, Name: p.text(nt), NamePos: nt.pos(), Args: args}
+				x = c
 				continue
 			}
-			x = &Member{Span: Span{Start: x.Pos(), EndOffset: p.lastEnd}, X: x, Name: p.text(nt), NamePos: nt.pos(), Safe: dot.kind == tDotQ}
+			m := p.members.new()
+			*m = Member{Span: Span{Start: x.Pos(), EndOffset: p.lastEnd}, X: x, Name: p.text(nt), NamePos: nt.pos(), Safe: dot.kind == tDotQ}
+			x = m
 		case t.kind == tLBrack:
 			p.next()
 			safe := false
@@ -781,7 +814,9 @@ func (p *parser) postfix() (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			x = &Call{Span: Span{Start: x.Pos(), EndOffset: p.lastEnd}, Name: id.Name, NamePos: id.Start, Args: args}
+			c := p.calls.new()
+			*c = Call{Span: Span{Start: x.Pos(), EndOffset: p.lastEnd}, Name: id.Name, NamePos: id.Start, Args: args}
+			x = c
 		case t.kind == tBang:
 			p.next()
 			x = &NonNull{Span: Span{Start: x.Pos(), EndOffset: p.lastEnd}, X: x}
@@ -801,18 +836,18 @@ func (p *parser) nextLineStartsWithDot() bool {
 
 func (p *parser) args() ([]Expr, error) {
 	open := p.next() // '('
-	var args []Expr
+	base := len(p.exprs)
 	for {
 		p.skipNewlines()
 		if p.peek().kind == tRParen {
 			p.next()
-			return args, nil
+			return p.popExprs(base), nil
 		}
 		a, err := p.expr()
 		if err != nil {
 			return nil, err
 		}
-		args = append(args, a)
+		p.exprs = append(p.exprs, a)
 		p.skipNewlines()
 		switch t := p.peek(); t.kind {
 		case tComma:
@@ -822,6 +857,28 @@ func (p *parser) args() ([]Expr, error) {
 			return nil, p.errTok(t, "unexpected %s: expected ',' or ')' in the argument list opened at %d:%d", p.describe(t), open.line, open.col)
 		}
 	}
+}
+
+// popExprs copies the scratch expressions above base into an exact-size
+// slice (nil when empty) and pops them.
+func (p *parser) popExprs(base int) []Expr {
+	n := len(p.exprs) - base
+	if n == 0 {
+		return nil
+	}
+	out := make([]Expr, n)
+	copy(out, p.exprs[base:])
+	clear(p.exprs[base:])
+	p.exprs = p.exprs[:base]
+	return out
+}
+
+func (p *parser) newString(span Span, v string, multiline bool) *StringLit {
+	s := p.strs.new()
+	s.Span, s.Multiline = span, multiline
+	s.seg0[0] = v
+	s.Segments = s.seg0[:]
+	return s
 }
 
 func (p *parser) primary() (Expr, error) {
@@ -845,7 +902,9 @@ func (p *parser) primary() (Expr, error) {
 			}
 			return &Lambda{Span: p.span(t), Params: []string{name}, Body: body}, nil
 		}
-		return &Ident{Span: p.span(t), Name: name}, nil
+		id := p.idents.new()
+		*id = Ident{Span: p.span(t), Name: name}
+		return id, nil
 	case tInt:
 		p.next()
 		return &IntLit{Span: p.span(t), Text: p.text(t)}, nil
@@ -853,7 +912,7 @@ func (p *parser) primary() (Expr, error) {
 		return p.stringLit()
 	case tMultiString:
 		p.next()
-		return newString(p.span(t), multilineValue(p.text(t)), true), nil
+		return p.newString(p.span(t), multilineValue(p.text(t)), true), nil
 	case tLBrace:
 		return p.object()
 	case tLBrack:
@@ -903,6 +962,7 @@ func (p *parser) lambda() (Expr, error) {
 func (p *parser) object() (Expr, error) {
 	open := p.next()
 	o := &ObjectLit{}
+	base := len(p.propStack)
 	for {
 		p.skipNewlines()
 		t := p.peek()
@@ -916,7 +976,9 @@ func (p *parser) object() (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			o.Props = append(o.Props, &Property{Span: p.span(t), Spread: true, KeyPos: t.pos(), Value: v})
+			prop := p.props.new()
+			*prop = Property{Span: p.span(t), Spread: true, KeyPos: t.pos(), Value: v}
+			p.propStack = append(p.propStack, prop)
 		} else {
 			decs, err := p.decorators()
 			if err != nil {
@@ -935,7 +997,7 @@ func (p *parser) object() (Expr, error) {
 				if err != nil {
 					return nil, err
 				}
-				o.Props = append(o.Props, prop)
+				p.propStack = append(p.propStack, prop)
 			}
 		}
 		switch t := p.peek(); t.kind {
@@ -946,13 +1008,20 @@ func (p *parser) object() (Expr, error) {
 			return nil, p.errTok(t, "unexpected %s: expected ',' or a line break between object properties (object opened at %d:%d)", p.describe(t), open.line, open.col)
 		}
 	}
+	if n := len(p.propStack) - base; n > 0 {
+		o.Props = make([]*Property, n)
+		copy(o.Props, p.propStack[base:])
+		clear(p.propStack[base:])
+		p.propStack = p.propStack[:base]
+	}
 	o.Span = p.span(open)
 	return o, nil
 }
 
 func (p *parser) property() (*Property, error) {
 	t := p.peek()
-	prop := &Property{KeyPos: t.pos()}
+	prop := p.props.new()
+	prop.KeyPos = t.pos()
 	switch t.kind {
 	case tIdent, tInt:
 		p.next()
@@ -991,6 +1060,7 @@ func (p *parser) array() (Expr, error) {
 		return p.forExpr(open)
 	}
 	a := &ArrayLit{}
+	base := len(p.exprs)
 	for {
 		p.skipNewlines()
 		if p.peek().kind == tRBrack {
@@ -1001,7 +1071,7 @@ func (p *parser) array() (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.Items = append(a.Items, it)
+		p.exprs = append(p.exprs, it)
 		switch t := p.peek(); t.kind {
 		case tComma, tNewline:
 			p.next()
@@ -1010,6 +1080,7 @@ func (p *parser) array() (Expr, error) {
 			return nil, p.errTok(t, "unexpected %s: expected ',' or a line break between array items (array opened at %d:%d)", p.describe(t), open.line, open.col)
 		}
 	}
+	a.Items = p.popExprs(base)
 	a.Span = p.span(open)
 	return a, nil
 }
@@ -1084,7 +1155,7 @@ func (p *parser) stringLit() (*StringLit, error) {
 		if err != nil {
 			return nil, err
 		}
-		return newString(p.span(t), v, false), nil
+		return p.newString(p.span(t), v, false), nil
 	}
 	s := &StringLit{}
 	if t.kind != tStrStart {
