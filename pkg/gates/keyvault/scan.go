@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/stagegate/stagegate/pkg/finding"
@@ -237,11 +236,8 @@ func analyzeFile(f discover.File, buf *[]byte, cfg *rules.Config, maxSize int64)
 	if cap(*buf) > 8<<20 {
 		*buf = nil // do not keep a large buffer for the small files that usually follow
 	}
-	data, binary := decodeText(data)
-	if binary {
-		return outcome{r: &rules.FileResult{Path: f.Path}, binary: true}
-	}
-	return outcome{r: rules.Analyze(f.Path, data, cfg)}
+	r := rules.Analyze(f.Path, data, cfg)
+	return outcome{r: r, binary: r.Binary}
 }
 
 func readFailed(f discover.File, err error) outcome {
@@ -290,31 +286,6 @@ func readInto(name string, buf *[]byte, sizeHint, limit int64) ([]byte, error) {
 	}
 	*buf = b
 	return b, nil
-}
-
-// decodeText converts UTF-16 files (with a byte order mark, as Windows PowerShell writes them)
-// to UTF-8 and reports other files with NUL bytes in their first 8 KiB as binary.
-func decodeText(b []byte) ([]byte, bool) {
-	if len(b) >= 2 && (b[0] == 0xff && b[1] == 0xfe || b[0] == 0xfe && b[1] == 0xff) {
-		le := b[0] == 0xff
-		u := make([]uint16, 0, len(b)/2)
-		for i := 2; i+1 < len(b); i += 2 {
-			if le {
-				u = append(u, uint16(b[i])|uint16(b[i+1])<<8)
-			} else {
-				u = append(u, uint16(b[i])<<8|uint16(b[i+1]))
-			}
-		}
-		out := make([]byte, 0, len(u))
-		for _, r := range utf16.Decode(u) {
-			out = utf8.AppendRune(out, r)
-		}
-		return out, false
-	}
-	if bytes.IndexByte(b[:min(len(b), 8192)], 0) >= 0 {
-		return nil, true
-	}
-	return b, false
 }
 
 // streamCredentials scans a file too large to parse for credentials, in overlapping windows,

@@ -1,45 +1,71 @@
 package rules
 
 import (
-	"bytes"
-	"path"
 	"strings"
 
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/secrets"
+	"github.com/stagegate/stagegate/pkg/templates/classify"
 	"github.com/stagegate/stagegate/pkg/templates/pos"
 )
 
-// Analyze classifies one file by name and content, parses it once, applies every per-file rule
-// and the credential scan, and returns the issues, Key Vault references and summary. It never
-// fails: a file classified as a template that does not parse yields KV000.
-func Analyze(relPath string, src []byte, cfg *Config) *FileResult {
+// Analyze classifies one file by content (pkg/templates/classify: UTF-16 transcoded, binary
+// files recognised), parses it once, applies every per-file rule and the credential scan, and
+// returns the issues, Key Vault references and summary. It never fails: a file classified as a
+// template, parameters file or pipeline that does not parse yields KV000.
+func Analyze(relPath string, content []byte, cfg *Config) *FileResult {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	r := &FileResult{Path: relPath, Size: int64(len(src))}
-	src = src[pos.BOMLen(src):len(src):len(src)]
-	ext := strings.ToLower(path.Ext(relPath))
-	switch ext {
-	case ".json", ".jsonc":
-		analyzeJSON(r, relPath, src, cfg)
-	case ".bicep":
-		r.Format = Bicep
-		analyzeBicep(r, relPath, src, cfg)
-	case ".bicepparam":
-		r.Format = BicepParams
-		analyzeBicepParams(r, relPath, src, cfg)
-	case ".tf":
-		r.Format = Terraform
-		analyzeTerraform(r, relPath, src, cfg, false)
-	case ".tfvars":
-		r.Format = TFVars
-		analyzeTerraform(r, relPath, src, cfg, true)
-	case ".yml", ".yaml":
-		analyzeYAML(r, relPath, src, cfg)
+	c := classify.Analyze(relPath, content)
+	r := &FileResult{Path: relPath, Size: int64(len(content))}
+	if c.Kind == classify.Binary {
+		r.Binary = true
+		return r
 	}
-	credentials(r, src)
+	r.Format = formatOf(c.Kind)
+	if c.Err != nil && c.Kind.IsTemplate() {
+		parseFailed(r, r.Format.kindWord(), c.Err)
+	} else {
+		switch c.Kind {
+		case classify.ARMTemplate:
+			newARMFile(r, cfg).template(c.Template)
+		case classify.ARMParameters:
+			newARMFile(r, cfg).parametersFile(c.Parameters)
+		case classify.Bicep:
+			analyzeBicep(r, c.Bicep, cfg)
+		case classify.BicepParam:
+			analyzeBicepParams(r, c.BicepParam, cfg)
+		case classify.Terraform:
+			analyzeTerraform(r, c.Terraform, cfg, false)
+		case classify.TerraformVars:
+			analyzeTerraform(r, c.Terraform, cfg, true)
+		case classify.Pipeline:
+			analyzePipeline(r, c.Pipeline, cfg)
+		}
+	}
+	credentials(r, c.Text)
 	r.detach()
 	return r
+}
+
+func formatOf(k classify.Kind) Format {
+	switch k {
+	case classify.ARMTemplate:
+		return ARMTemplate
+	case classify.ARMParameters:
+		return ARMParameters
+	case classify.Bicep:
+		return Bicep
+	case classify.BicepParam:
+		return BicepParams
+	case classify.Terraform:
+		return Terraform
+	case classify.TerraformVars:
+		return TFVars
+	case classify.Pipeline:
+		return Pipeline
+	}
+	return Other
 }
 
 // parseFailed records KV000 for a file that should have parsed.
@@ -107,14 +133,6 @@ func coveredByLiteral(issues []Issue, start, end int) bool {
 		}
 	}
 	return false
-}
-
-// sniffTemplate reports whether unparsable JSON says it is a deployment template or parameters
-// file, so a syntax error in it fails the gate instead of downgrading it to "other JSON".
-func sniffTemplate(src []byte) bool {
-	head := src[:min(len(src), 4096)]
-	return bytes.Contains(bytes.ToLower(head), []byte("deploymenttemplate.json")) ||
-		bytes.Contains(bytes.ToLower(head), []byte("deploymentparameters.json"))
 }
 
 func itoa(n int) string {

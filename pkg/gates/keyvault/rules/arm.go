@@ -9,42 +9,6 @@ import (
 	"github.com/stagegate/stagegate/pkg/templates/arm"
 )
 
-// analyzeJSON classifies a .json/.jsonc file as an ARM template, a parameters file or other JSON
-// (credentials only) and analyses it.
-func analyzeJSON(r *FileResult, path string, src []byte, cfg *Config) {
-	root, err := arm.Parse(path, src)
-	if err != nil {
-		if sniffTemplate(src) {
-			r.Format = ARMTemplate
-			if strings.Contains(strings.ToLower(string(src[:min(len(src), 4096)])), "deploymentparameters.json") {
-				r.Format = ARMParameters
-			}
-			parseFailed(r, "ARM "+r.Format.kindWord(), err)
-		}
-		return
-	}
-	switch arm.Classify(root) {
-	case arm.DocTemplate:
-		r.Format = ARMTemplate
-		a := newARMFile(r, cfg)
-		a.template(arm.NewTemplate(root))
-	case arm.DocParameters:
-		r.Format = ARMParameters
-		a := newARMFile(r, cfg)
-		a.parametersFile(arm.NewParametersFile(root))
-	}
-}
-
-func (f Format) kindWord() string {
-	switch f {
-	case ARMParameters:
-		return "parameters file"
-	case Pipeline:
-		return "pipeline"
-	}
-	return "template"
-}
-
 type armFile struct {
 	r      *FileResult
 	cfg    *Config
@@ -186,7 +150,7 @@ func armLiteral(n *arm.Node) (string, bool) {
 		return "", false
 	}
 	v := arm.UnescapeLiteral(n.Str)
-	if secrets.IsPlaceholder(v) {
+	if !secrets.IsLiteral(v) {
 		return "", false
 	}
 	return v, true
@@ -543,7 +507,7 @@ func (a *armFile) reference(pv *arm.ParamValue, where string) {
 	names := armSecretNames(kv.SecretNameNode)
 	version := ""
 	if kv.SecretVersionNode != nil {
-		if s, ok := kv.SecretVersionNode.StringValue(); ok && !arm.IsExpression(s) && !secrets.IsSubstitution(s) {
+		if s, ok := kv.SecretVersionNode.StringValue(); ok && !arm.IsExpression(s) && !secrets.IsTemplated(s) {
 			version = s
 		}
 	}
@@ -585,7 +549,7 @@ type nameCandidate struct {
 func armVaults(n *arm.Node) []vaultCandidate {
 	s := n.Str
 	if !arm.IsExpression(s) {
-		if secrets.IsSubstitution(s) || secrets.IsPlaceholder(s) {
+		if secrets.IsTemplated(s) || secrets.IsPlaceholder(s) {
 			return []vaultCandidate{{vault: keyvault.Vault{Dynamic: true, Expression: s}}}
 		}
 		return []vaultCandidate{literalVault(s)}
@@ -650,7 +614,7 @@ func literalVault(id string) vaultCandidate {
 func armSecretNames(n *arm.Node) []nameCandidate {
 	s := n.Str
 	if !arm.IsExpression(s) {
-		if secrets.IsSubstitution(s) {
+		if secrets.IsTemplated(s) {
 			return []nameCandidate{{dynamic: true}}
 		}
 		return []nameCandidate{{name: arm.UnescapeLiteral(s)}}

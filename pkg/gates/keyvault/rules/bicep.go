@@ -17,12 +17,7 @@ type bicepFile struct {
 	memo map[string]string
 }
 
-func analyzeBicep(r *FileResult, path string, src []byte, cfg *Config) {
-	f, err := bicep.Parse(path, src)
-	if err != nil {
-		parseFailed(r, "Bicep file", err)
-		return
-	}
+func analyzeBicep(r *FileResult, f *bicep.File, cfg *Config) {
 	b := &bicepFile{r: r, cfg: cfg, f: f, vars: map[string]*bicep.Var{}, memo: map[string]string{}}
 	for _, v := range f.Vars {
 		b.vars[v.Name] = v
@@ -53,7 +48,7 @@ func (b *bicepFile) issue(rule string, e bicep.Expr, logical, msg string) {
 // bicepLiteral returns a string expression's value when it is a literal that is not a placeholder.
 func bicepLiteral(e bicep.Expr) (string, bool) {
 	s, ok := bicep.Literal(e)
-	if !ok || secrets.IsPlaceholder(s) {
+	if !ok || !secrets.IsLiteral(s) {
 		return "", false
 	}
 	return s, true
@@ -388,7 +383,7 @@ func (b *bicepFile) getSecrets(e bicep.Expr, param, logical string) {
 		} else {
 			ref.Vault = b.vaultOf(res)
 		}
-		if s, ok := bicep.Literal(nameExpr); ok && !secrets.IsSubstitution(s) {
+		if s, ok := bicep.Literal(nameExpr); ok && !secrets.IsTemplated(s) {
 			ref.Secret = s
 		} else {
 			ref.SecretDynamic = true
@@ -413,7 +408,7 @@ func (b *bicepFile) getSecrets(e bicep.Expr, param, logical string) {
 func (b *bicepFile) vaultOf(res *bicep.Resource) keyvault.Vault {
 	v := keyvault.Vault{}
 	name, ok := bicep.Literal(res.Name())
-	if !ok || secrets.IsSubstitution(name) {
+	if !ok || secrets.IsTemplated(name) {
 		v.Dynamic = true
 		if res.Name() != nil {
 			v.Expression = bicep.ExprString(res.Name())
@@ -462,12 +457,7 @@ func (b *bicepFile) stringRefs() {
 }
 
 // analyzeBicepParams handles a .bicepparam file: values for pairing, getSecret references.
-func analyzeBicepParams(r *FileResult, path string, src []byte, cfg *Config) {
-	pf, err := bicep.ParseParams(path, src)
-	if err != nil {
-		parseFailed(r, "Bicep parameters file", err)
-		return
-	}
+func analyzeBicepParams(r *FileResult, pf *bicep.ParamFile, cfg *Config) {
 	s := r.summary()
 	s.Using, s.HasUsing, s.UsingNone = pf.Using, pf.HasUsing, pf.UsingNone
 	s.UsingLine, s.UsingCol = pf.UsingPos.Line, pf.UsingPos.Col
@@ -485,12 +475,11 @@ func analyzeBicepParams(r *FileResult, path string, src []byte, cfg *Config) {
 		logical := "param " + a.Name
 		bicepParamSecrets(r, cfg, a.Value, a.Name, logical)
 		kind, red, at := bicepValueKind(a.Value, resolve)
-		p := at.Pos()
-		if at == a.Value || kind == NotLiteral {
-			p = a.Value.Pos()
-		}
+		// Reported where the parameter is assigned; the span covers the literal itself, which a
+		// variable may hold further up.
+		p := a.Value.Pos()
 		v := ParamValue{Name: a.Name, Kind: kind, Redacted: red, Line: p.Line, Column: p.Col, Logical: logical,
-			start: a.Value.Pos().Offset, end: a.Value.End()}
+			start: at.Pos().Offset, end: at.End()}
 		if kind == StringLiteral {
 			lit, _ := bicep.Literal(at)
 			v.NoCredential = connectionStringWithoutCredential(a.Name, lit)
@@ -522,7 +511,7 @@ func bicepParamSecrets(r *FileResult, cfg *Config, e bicep.Expr, param, logical 
 		}
 		lit := func(e bicep.Expr) (string, bool) {
 			s, ok := bicep.Literal(e)
-			if !ok || secrets.IsSubstitution(s) {
+			if !ok || secrets.IsTemplated(s) {
 				return "", false
 			}
 			return s, true

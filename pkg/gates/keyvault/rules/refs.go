@@ -51,7 +51,7 @@ func literalStringRef(r *FileResult, cfg *Config, s string, line, col int, logic
 	trimmed := strings.TrimSpace(s)
 	if len(trimmed) > len(keyvault.AppServicePrefix) && strings.EqualFold(trimmed[:len(keyvault.AppServicePrefix)], keyvault.AppServicePrefix) {
 		prefix := "App Service Key Vault reference"
-		if secrets.IsSubstitution(trimmed) {
+		if secrets.IsTemplated(trimmed) {
 			ref := keyvault.Reference{Kind: keyvault.AppServiceSetting, Vault: keyvault.Vault{Dynamic: true, Expression: trimmed}, SecretDynamic: true,
 				Source: keyvault.Source{Path: r.Path, Line: line, Column: col, Logical: logical}}
 			r.Refs = append(r.Refs, ref)
@@ -101,7 +101,7 @@ func literalStringRef(r *FileResult, cfg *Config, s string, line, col int, logic
 		}
 		ref := keyvault.Reference{Kind: keyvault.SecretURI, Vault: keyvault.Vault{Name: parts.Vault, Host: parts.Host},
 			Secret: parts.Secret, Version: parts.Version, Source: keyvault.Source{Path: r.Path, Line: line, Column: col, Logical: logical}}
-		if secrets.IsSubstitution(parts.Secret) {
+		if secrets.IsTemplated(parts.Secret) {
 			ref.Secret, ref.SecretDynamic = "", true
 		}
 		r.Refs = append(r.Refs, ref)

@@ -137,6 +137,26 @@ func Groups() []string {
 }
 
 // Group returns the check group of a format.
+func (f Format) kindWord() string {
+	switch f {
+	case ARMTemplate:
+		return "ARM template"
+	case ARMParameters:
+		return "ARM parameters file"
+	case Bicep:
+		return "Bicep file"
+	case BicepParams:
+		return "Bicep parameters file"
+	case Terraform:
+		return "Terraform file"
+	case TFVars:
+		return "Terraform variables file"
+	case Pipeline:
+		return "pipeline YAML"
+	}
+	return "file"
+}
+
 func (f Format) Group() string {
 	switch f {
 	case ARMTemplate, ARMParameters:

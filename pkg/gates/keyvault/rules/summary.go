@@ -90,6 +90,8 @@ type FileResult struct {
 	Path   string
 	Format Format
 	Size   int64
+	// Binary is set for binary files, which are not scanned.
+	Binary bool
 	Issues []Issue
 	Refs   []keyvault.Reference
 	// Summary is nil for files no cross-file rule reads.

@@ -17,16 +17,7 @@ type tfFile struct {
 	f   *terraform.File
 }
 
-func analyzeTerraform(r *FileResult, path string, src []byte, cfg *Config, vars bool) {
-	f, err := terraform.Parse(path, src)
-	if err != nil {
-		what := "Terraform file"
-		if vars {
-			what = "Terraform variables file"
-		}
-		parseFailed(r, what, err)
-		return
-	}
+func analyzeTerraform(r *FileResult, f *terraform.File, cfg *Config, vars bool) {
 	t := &tfFile{r: r, cfg: cfg, f: f}
 	if vars {
 		for _, a := range f.Assignments {
@@ -97,7 +88,7 @@ func (t *tfFile) variable(v *terraform.Variable) {
 		}
 		t.r.add(Issue{Rule: KV010, Line: at.Line, Column: at.Col, Logical: logical, Message: msg})
 	}
-	if d := v.Default; d != nil && d.Literal.Kind == terraform.LiteralString && !secrets.IsPlaceholder(d.Literal.Str) {
+	if d := v.Default; d != nil && d.Literal.Kind == terraform.LiteralString && secrets.IsLiteral(d.Literal.Str) {
 		t.flag(d, logical+".default", fmt.Sprintf("variable '%s' has a literal default value (%s)", v.Name, secrets.Redact(d.Literal.Str)))
 	}
 }
@@ -158,7 +149,7 @@ func (t *tfFile) attribute(a *terraform.Attribute, logical, addr string) {
 			continue
 		}
 		s, ok := terraform.IsLiteralString(it.Value)
-		if !ok || secrets.IsPlaceholder(s) || connectionStringWithoutCredential(it.Key, s) {
+		if !ok || !secrets.IsLiteral(s) || connectionStringWithoutCredential(it.Key, s) {
 			continue
 		}
 		r := it.Value.Range()
@@ -171,7 +162,7 @@ func (t *tfFile) attribute(a *terraform.Attribute, logical, addr string) {
 // literal flags a if it is a literal string that is not a placeholder (nameForCS, when it says
 // connection string, lets through values without credentials).
 func (t *tfFile) literal(a *terraform.Attribute, logical, what, nameForCS string) {
-	if a.Literal.Kind != terraform.LiteralString || secrets.IsPlaceholder(a.Literal.Str) {
+	if a.Literal.Kind != terraform.LiteralString || !secrets.IsLiteral(a.Literal.Str) {
 		return
 	}
 	if nameForCS != "" && connectionStringWithoutCredential(nameForCS, a.Literal.Str) {
@@ -192,7 +183,7 @@ func (t *tfFile) secretData(d *terraform.Block) {
 			Message: prefix + " is malformed: it needs both name and key_vault_id"})
 		return
 	}
-	if nameAttr.Literal.Kind == terraform.LiteralString && !secrets.IsSubstitution(nameAttr.Literal.Str) {
+	if nameAttr.Literal.Kind == terraform.LiteralString && !secrets.IsTemplated(nameAttr.Literal.Str) {
 		ref.Secret = nameAttr.Literal.Str
 	} else {
 		ref.SecretDynamic = true
@@ -219,7 +210,7 @@ func (t *tfFile) secretData(d *terraform.Block) {
 // azurerm_key_vault.x.id with a literal name in the same file.
 func (t *tfFile) vault(a *terraform.Attribute) keyvault.Vault {
 	if a.Literal.Kind == terraform.LiteralString {
-		if secrets.IsSubstitution(a.Literal.Str) {
+		if secrets.IsTemplated(a.Literal.Str) {
 			return keyvault.Vault{Dynamic: true, Expression: a.Literal.Str}
 		}
 		return literalVault(a.Literal.Str).vault
@@ -231,7 +222,7 @@ func (t *tfFile) vault(a *terraform.Attribute) keyvault.Vault {
 				if b.ResourceType() != "azurerm_key_vault" || path != b.Address()+".id" {
 					continue
 				}
-				if n := b.Attr("name"); n != nil && n.Literal.Kind == terraform.LiteralString && !secrets.IsSubstitution(n.Literal.Str) {
+				if n := b.Attr("name"); n != nil && n.Literal.Kind == terraform.LiteralString && !secrets.IsTemplated(n.Literal.Str) {
 					return keyvault.Vault{Name: n.Literal.Str}
 				}
 			}

@@ -38,19 +38,22 @@ var placeholderWords = [...]string{
 	"example", "sample", "dummy", "todo", "fixme", "notasecret", "not-a-secret", "xxxx", "****",
 }
 
-// IsSubstitution reports whether v is (or embeds) a value filled in later: a pipeline macro,
-// runtime or template expression, a Terraform or Bicep interpolation, an ARM expression, a
-// token-replacement marker, a shell or environment variable, or a Key Vault reference.
+// IsSubstitution reports whether v is (or embeds) a value filled in later: a templating
+// marker (see IsTemplated) or a Key Vault reference.
 func IsSubstitution(v string) bool {
+	return IsTemplated(v) || IsKeyVaultReference(v)
+}
+
+// IsTemplated reports whether v is (or embeds) a value a tool fills in: a pipeline macro,
+// runtime or template expression, a Terraform or Bicep interpolation, an ARM expression, a
+// token-replacement marker, or a shell or environment variable.
+func IsTemplated(v string) bool {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return false
 	}
 	if len(v) >= 2 && v[0] == '[' && v[1] != '[' && v[len(v)-1] == ']' {
 		return true // ARM expression
-	}
-	if IsKeyVaultReference(v) {
-		return true
 	}
 	for _, m := range [...]string{"$(", "$[", "${", "#{", "{{", "$env:", "$Env:", "$ENV:"} {
 		if strings.Contains(v, m) {
@@ -70,6 +73,13 @@ func IsSubstitution(v string) bool {
 		return true // {your_password}, {password}: not a JSON object
 	}
 	return false
+}
+
+// IsLiteral reports whether a value given for something secret is a literal secret: not a
+// placeholder, or a connection string whose credential part is a literal even though the rest
+// of it looks like a placeholder (a host named *.example.net).
+func IsLiteral(v string) bool {
+	return !IsPlaceholder(v) || strings.IndexByte(v, '=') >= 0 && !IsSubstitution(v) && HasCredential(v)
 }
 
 func isIdentStart(c byte) bool {

@@ -333,10 +333,13 @@ func (s *scanner) clientSecrets() {
 	}
 }
 
-// privateKeys finds PEM private key blocks with a real body (not "..." or a placeholder).
+// privateKeys finds PEM private key blocks with a real body (not "..." or a placeholder). The
+// body ends at the next "-----" (the END line, or another BEGIN), so each byte is looked at a
+// bounded number of times however many BEGIN lines a file holds.
 func (s *scanner) privateKeys() {
 	src := s.src
 	begin := []byte("-----BEGIN ")
+	dashes := []byte("-----")
 	for i := 0; i < len(src); {
 		j := bytes.Index(src[i:], begin)
 		if j < 0 {
@@ -344,7 +347,7 @@ func (s *scanner) privateKeys() {
 		}
 		start := i + j
 		i = start + len(begin)
-		hdrEnd := bytes.Index(src[i:min(len(src), i+64)], []byte("-----"))
+		hdrEnd := bytes.Index(src[i:min(len(src), i+64)], dashes)
 		if hdrEnd < 0 {
 			continue
 		}
@@ -352,45 +355,52 @@ func (s *scanner) privateKeys() {
 		if !bytes.HasSuffix(label, []byte("PRIVATE KEY")) {
 			continue
 		}
-		bodyStart := i + hdrEnd + 5
+		bodyStart := i + hdrEnd + len(dashes)
 		limit := min(len(src), bodyStart+64*1024)
-		endMark := bytes.Index(src[bodyStart:limit], []byte("-----END "))
-		var body []byte
+		bodyEnd := limit
 		end := limit
-		if endMark >= 0 {
-			body = src[bodyStart : bodyStart+endMark]
-			end = bodyStart + endMark
-			if k := bytes.Index(src[end+9:min(len(src), end+9+64)], []byte("-----")); k >= 0 {
-				end += 9 + k + 5
-			}
-		} else {
-			body = src[bodyStart:limit]
-		}
-		n := 0
-		for k := 0; k < len(body); k++ {
-			c := body[k]
-			switch {
-			case isB64[c] || c == '=':
-				n++
-			case c == '\\' && k+1 < len(body) && (body[k+1] == 'n' || body[k+1] == 'r'):
-				k++ // an escaped line break inside a JSON or HCL string
-			case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ':' || c == ',' || c == '-':
-			case c == '.' || c == '<' || c == '$' || c == '{':
-				n = -1 << 30 // "...", "<key>", "${var}": a placeholder body
-			default:
-				if endMark < 0 {
-					k = len(body) // no END line: the body stops at the first foreign character
-				} else {
-					n = -1 << 30
+		hasEnd := false
+		if k := bytes.Index(src[bodyStart:limit], dashes); k >= 0 {
+			bodyEnd = bodyStart + k
+			end = bodyEnd
+			if bytes.HasPrefix(src[bodyEnd:], []byte("-----END ")) {
+				hasEnd = true
+				if m := bytes.Index(src[bodyEnd+9:min(len(src), bodyEnd+9+64)], dashes); m >= 0 {
+					end = bodyEnd + 9 + m + len(dashes)
 				}
 			}
 		}
+		n := pemBody(src[bodyStart:bodyEnd], hasEnd)
 		if n < 64 {
 			continue
 		}
 		s.add(PrivateKey, start, end, fmt.Sprintf("-----BEGIN %s----- …(%d base64 chars)", label, n))
 		i = end
 	}
+}
+
+// pemBody counts the base64 characters of a PEM body, or returns -1 when the body is a
+// placeholder ("...", "<key>", "${var}") or, with an END line, holds foreign characters.
+func pemBody(body []byte, hasEnd bool) int {
+	n := 0
+	for k := 0; k < len(body); k++ {
+		c := body[k]
+		switch {
+		case isB64[c] || c == '=':
+			n++
+		case c == '\\' && k+1 < len(body) && (body[k+1] == 'n' || body[k+1] == 'r'):
+			k++ // an escaped line break inside a JSON or HCL string
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ':' || c == ',' || c == '-':
+		case c == '.' || c == '<' || c == '$' || c == '{':
+			return -1
+		default:
+			if hasEnd {
+				return -1
+			}
+			return n // no END line: the body stops at the first foreign character
+		}
+	}
+	return n
 }
 
 // urlPasswords finds scheme://user:password@host.
