@@ -68,7 +68,7 @@ func TestPlaceholdersAreNotSecrets(t *testing.T) {
 				"t.json": armHead + `"parameters": { "adminPassword": { "type": "securestring" } },
   "resources": [ { "type": "Microsoft.Sql/servers", "apiVersion": "2023-05-01-preview", "name": "sql",
     "properties": { "administratorLoginPassword": "` + jsonV + `" } } ] }`,
-				"t.parameters.json": paramsHead + `"parameters": { "adminPassword": { "value": "` + jsonV + `" } } }`,
+				"t.parameters.json":      paramsHead + `"parameters": { "adminPassword": { "value": "` + jsonV + `" } } }`,
 				"orphan.parameters.json": paramsHead + `"parameters": { "clientSecret": { "value": "` + jsonV + `" } } }`}},
 			{name: "Terraform " + v, files: map[string]string{"main.tf": "resource \"x\" \"y\" {\n  admin_password = \"" + strings.ReplaceAll(v, "${", "$${") + "\"\n}\n"}},
 			{name: "pipeline " + v, files: map[string]string{"azure-pipelines.yml": "variables:\n  dbPassword: \"" + v + "\"\nsteps:\n  - script: x\n    env:\n      DB_PASSWORD: \"" + v + "\"\n"}},

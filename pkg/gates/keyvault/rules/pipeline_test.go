@@ -44,7 +44,7 @@ stages:
               GITHUB_TOKEN: $[ variables.gh ]
 `}},
 		{name: "KV011 deployment overrides and az CLI", files: map[string]string{
-			"infra/app.json": armTpl,
+			"infra/app.json":  armTpl,
 			"infra/sql.bicep": "@secure()\nparam administratorLoginPassword string\nparam serverName string\n",
 			"pipelines/deploy.yml": `
 steps:
