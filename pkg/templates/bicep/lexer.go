@@ -173,7 +173,7 @@ type lexer struct {
 func lex(path string, src []byte) ([]token, error) {
 	lx := &lexer{path: path, src: src, tr: pos.NewTracker(src)}
 	lx.i = pos.BOMLen(src)
-	lx.toks = make([]token, 0, len(src)/4+16)
+	lx.toks = make([]token, 0, len(src)/4+16) // real files average about 5 bytes per token
 	if err := lx.run(); err != nil {
 		return nil, err
 	}
