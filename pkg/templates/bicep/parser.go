@@ -607,6 +607,11 @@ func (p *parser) enter() error {
 }
 
 func (p *parser) expr() (Expr, error) {
+	// Fast path: most values are a lone literal or name; skip the
+	// precedence ladder when nothing can follow.
+	if k := p.peek().kind; (k == tString || k == tInt || k == tIdent) && p.endsAt(1) {
+		return p.primary()
+	}
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
@@ -639,6 +644,23 @@ func (p *parser) ternary() (Expr, error) {
 		return nil, err
 	}
 	return &Ternary{Span: Span{Start: cond.Pos(), EndOffset: p.lastEnd}, Cond: cond, Then: then, Else: els}, nil
+}
+
+// endsAt reports whether the token n ahead ends an expression for sure:
+// a closer, a separator, or a line break not followed by a continuation
+// line (one starting with an operator, '?', ':' or '.').
+func (p *parser) endsAt(n int) bool {
+	switch k := p.peekAt(n).kind; k {
+	case tComma, tRBrack, tRBrace, tRParen, tEOF, tColon, tStrMid, tStrEnd:
+		return true
+	case tNewline:
+		nk := p.peekAt(n + 1).kind
+		if prec, _ := binPrec(nk); prec > 0 && nk != tMinus {
+			return false
+		}
+		return nk != tQuestion && nk != tColon && nk != tDot && nk != tDotQ
+	}
+	return false
 }
 
 // continues reports whether the next token (looking past line breaks when
