@@ -28,4 +28,5 @@ var locations = []location{
 	{"4b6702c7-aa35-4b89-9c96-b9abf6d3e540", "git", "pullRequestReviewers", "{project}/_apis/{area}/repositories/{repositoryId}/pullRequests/{pullRequestId}/reviewers/{reviewerId}", 1, "1.0", "7.1", "7.1"},
 	{"225f7195-f9c7-4d14-ab28-a83f7ff77e1f", "git", "repositories", "{project}/_apis/{area}/{resource}/{repositoryId}", 1, "1.0", "7.1", "7.1"},
 	{"2c420070-a0a2-49cc-9639-c9f271c5ff07", "git", "policyConfigurations", "{project}/_apis/{area}/policy/configurations", 1, "5.0", "7.1", "7.1"},
+	{"fb93c0db-47ed-4a31-8c20-47552878fb44", "git", "items", "{project}/_apis/{area}/repositories/{repositoryId}/{resource}/{*path}", 1, "1.0", "7.1", "7.1"},
 }

@@ -113,6 +113,10 @@ type Repository struct {
 	// Commits documents pushes for readers of the scenario (a direct push has
 	// no pull request); the simulator does not serve a commits API.
 	Commits []Commit `json:"commits,omitempty"`
+	// Trees holds the repository's files at commits: commit id -> path
+	// relative to the repository root ("infra/main.bicep") -> content. The
+	// git items API serves them as a zip archive (see handlers_items.go).
+	Trees map[string]map[string]string `json:"trees,omitempty"`
 }
 
 // Commit is documentation of a commit in a scenario.

@@ -370,6 +370,8 @@ func (s *Server) match(r *http.Request) (routeMatch, int, string) {
 		m.name, m.method, m.args = RoutePullRequestReviewers, http.MethodGet, []string{api[2], api[4]}
 	case is("git", "repositories", "*"):
 		m.name, m.method, m.args = RouteRepository, http.MethodGet, api[2:3]
+	case is("git", "repositories", "*", "items"):
+		m.name, m.method, m.args = RouteItems, http.MethodGet, api[2:3]
 	case is("git", "policy", "configurations"):
 		m.name, m.method = RoutePolicyConfigurations, http.MethodGet
 	default:
@@ -494,6 +496,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, m routeMatch, sta
 		s.handleRepository(w, r, m)
 	case RoutePolicyConfigurations:
 		s.handlePolicies(w, r, m)
+	case RouteItems:
+		s.handleItems(w, r, m)
 	}
 }
 
