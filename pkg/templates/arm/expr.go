@@ -1,9 +1,12 @@
 package arm
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/stagegate/stagegate/pkg/templates/pos"
 )
 
 // IsExpression reports whether a JSON string value is an ARM template
@@ -172,7 +175,7 @@ func (p *exprParser) describe() string {
 	if p.i >= p.end {
 		return "end of expression"
 	}
-	return strconv.QuoteRune(rune(p.s[p.i]))
+	return strconv.Quote(p.s[p.i : p.i+1])
 }
 
 func (p *exprParser) ws() {
@@ -467,4 +470,23 @@ func writeExpr(b *strings.Builder, e Expr) {
 	case nil:
 		b.WriteString("<nil>")
 	}
+}
+
+// ParseNodeExpr parses the template expression held by a string node. It
+// returns (nil, nil) when n is not an expression string, and on a syntax
+// error a *pos.Error located inside the string (see Node.PosAt).
+func ParseNodeExpr(path string, n *Node) (Expr, error) {
+	if !n.IsExpression() {
+		return nil, nil
+	}
+	e, err := ParseExpr(n.Str)
+	if err != nil {
+		var ee *ExprError
+		if errors.As(err, &ee) {
+			p := n.PosAt(ee.Offset)
+			return nil, &pos.Error{Path: path, Line: p.Line, Col: p.Col, Msg: "invalid template expression: " + ee.Msg, Err: err}
+		}
+		return nil, err
+	}
+	return e, nil
 }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stagegate/stagegate/pkg/templates/pos"
 )
 
 func TestIsExpression(t *testing.T) {
@@ -136,6 +138,25 @@ func TestCallsAndRefs(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = c.StringArg(5)
 	assert.False(t, ok)
+}
+
+func TestParseNodeExpr(t *testing.T) {
+	src := []byte("{\n  \"a\": \"[concat('x' 'y')]\",\n  \"b\": \"plain\",\n  \"c\": \"[parameters('p')]\"\n}")
+	root, err := Parse("t.json", src)
+	require.NoError(t, err)
+	_, err = ParseNodeExpr("t.json", root.Get("a"))
+	require.Error(t, err)
+	var pe *pos.Error
+	require.True(t, errors.As(err, &pe))
+	assert.Equal(t, `t.json:2:21: invalid template expression: unexpected "'": expected ',' or ')' in arguments of concat`, err.Error())
+	var ee *ExprError
+	assert.True(t, errors.As(err, &ee), "the expression error stays reachable")
+	e, err := ParseNodeExpr("t.json", root.Get("b"))
+	assert.NoError(t, err)
+	assert.Nil(t, e)
+	e, err = ParseNodeExpr("t.json", root.Get("c"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"p"}, ParameterRefs(e))
 }
 
 func TestExprPositionsMapToFile(t *testing.T) {
