@@ -163,6 +163,11 @@ func (d *Document) checkLimits(root *yaml.Node) error {
 				return 0, pos.LimitErrorf(d.Path, d.Pos(c), "YAML aliases expand to more than %d nodes (alias bomb?)", limit)
 			}
 		}
+		if n.Anchor != "" {
+			// Anchors precede their aliases, so aliases hit this entry
+			// and never recurse into the anchored tree again.
+			memo[n] = total
+		}
 		return total, nil
 	}
 	_, err := size(root)
