@@ -21,7 +21,7 @@ func IsPlaceholder(v string) bool {
 	if lt := strings.IndexByte(v, '<'); lt >= 0 && strings.IndexByte(v[lt:], '>') > 1 {
 		return true
 	}
-	if sameChar(v) {
+	if sameChar(v) || obviousPlaceholders[strings.ToLower(v)] {
 		return true
 	}
 	for _, w := range placeholderWords {
@@ -30,6 +30,14 @@ func IsPlaceholder(v string) bool {
 		}
 	}
 	return false
+}
+
+// obviousPlaceholders are whole values that only ever stand for a secret in samples and local
+// development defaults.
+var obviousPlaceholders = map[string]bool{
+	"password": true, "passw0rd": true, "pass": true, "passwd": true, "pwd": true, "secret": true,
+	"changeit": true, "admin": true, "guest": true, "root": true, "test": true, "none": true,
+	"null": true, "undefined": true, "tbd": true, "n/a": true,
 }
 
 // placeholderWords, found anywhere in a value (case-insensitively), mark it as a stand-in.

@@ -166,14 +166,29 @@ func (s *scanner) storageKey(eq int) {
 			return
 		}
 	}
-	// sha512-<base64> is a package integrity hash (package-lock.json), not a key.
-	if start >= 7 && string(src[start-7:start]) == "sha512-" {
+	// sha512-<base64> is a package integrity hash (package-lock.json), not a key; so is a value
+	// under a hash, digest or signature key (NuGet's packages.lock.json "contentHash").
+	if start >= 7 && string(src[start-7:start]) == "sha512-" || hashContext(src[max(0, start-48):start]) {
 		return
 	}
 	if !random(body) || isEmulatorKey(src[start:eq+2]) {
 		return
 	}
 	s.add(StorageAccountKey, start, eq+2, Redact(string(src[start:eq+2])))
+}
+
+// hashContext reports whether the text right before a 64-byte base64 value names a hash,
+// digest or signature.
+func hashContext(before []byte) bool {
+	if i := bytes.LastIndexByte(before, '\n'); i >= 0 {
+		before = before[i+1:]
+	}
+	for _, w := range [...]string{"hash", "sha512", "sha-512", "integrity", "checksum", "digest", "signature"} {
+		if indexFold(string(before), w) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // keyword handles key=value at eq, where the key ends right before eq.
@@ -444,7 +459,8 @@ func (s *scanner) urlPasswords() {
 			continue
 		}
 		pw := src[ps:pe]
-		if len(pw) < 4 || IsPlaceholder(string(pw)) {
+		// user:user (guest:guest, postgres:postgres) is a local development default.
+		if len(pw) < 4 || IsPlaceholder(string(pw)) || bytes.Equal(pw, src[u:u+colon]) {
 			continue
 		}
 		s.add(URLPassword, ps, pe, Redact(string(pw)))
