@@ -21,8 +21,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/discover"
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/kvtest"
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/rules"
-	"github.com/stagegate/stagegate/pkg/task"
 	kv "github.com/stagegate/stagegate/pkg/keyvault"
+	"github.com/stagegate/stagegate/pkg/task"
 )
 
 var testNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
