@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/stagegate/stagegate/pkg/demo"
 	"github.com/stagegate/stagegate/pkg/gaterun"
 	"github.com/stagegate/stagegate/pkg/gates/keyvault"
 	"github.com/stagegate/stagegate/pkg/gates/reviews"
@@ -37,9 +38,13 @@ func Main(ctx context.Context, args []string, env task.LookupFunc, stdout, stder
 	case "version", "--version":
 		fmt.Fprintf(stdout, "stagegate %s\n", version.String())
 		return 0
+	case "demo":
+		return demo.RunDefault(ctx, stdout)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
+	case "serve":
+		return serve(ctx, args[1:], env, stdout, stderr)
 	default:
 		g, ok := gates[cmd]
 		if !ok {
@@ -57,5 +62,5 @@ func usage(w io.Writer) {
 		names = append(names, fmt.Sprintf("  %-10s %s (task %s@1)", n, g.Title, g.Task))
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "usage: stagegate <command> [flags]\n\ncommands:\n%s\n  version    print the version\n\nRun 'stagegate <command> --help' for the flags of a gate.\n", strings.Join(names, "\n"))
+	fmt.Fprintf(w, "usage: stagegate <command> [flags]\n\ncommands:\n%s\n  demo       run every gate against the built-in Azure DevOps simulator and sample templates\n  version    print the version\n\nRun 'stagegate <command> --help' for the flags of a gate.\n", strings.Join(names, "\n"))
 }
