@@ -27,16 +27,19 @@ type Step struct {
 	// Why says what the step demonstrates and what the reader should look for.
 	Why  string
 	Gate gaterun.Gate
-	Args []string
+	// Scenario names the simulator the step talks to ("" for none).
+	Scenario string
+	Args     []string
 	// Want is the exit code the step must end with (0 pass, 1 violations).
 	Want int
 }
 
 // Options configure a demo run.
 type Options struct {
-	// Scenario is the simulator scenario (JSON). Templates is a file tree of sample templates,
-	// copied to a temporary directory so the demo never writes into the caller's tree.
-	Scenario  []byte
+	// Scenarios are simulator scenarios (JSON) by name; each gets its own simulator.
+	// Templates is a file tree of sample templates, copied to a temporary directory so the demo
+	// never writes into the caller's tree.
+	Scenarios map[string][]byte
 	Templates fs.FS
 	Steps     func(env Env) []Step
 	Now       func() time.Time
@@ -44,7 +47,6 @@ type Options struct {
 
 // Env is what steps need to know about the running demo.
 type Env struct {
-	OrgURL    string
 	Templates string // directory holding the extracted sample templates
 }
 
@@ -53,24 +55,16 @@ func Run(ctx context.Context, w io.Writer, opt Options) int {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	sc, err := azdosim.ParseScenario(opt.Scenario)
-	if err != nil {
-		fmt.Fprintf(w, "demo: scenario: %v\n", err)
-		return gaterun.ExitError
+	sims := map[string]simulator{}
+	for name, data := range opt.Scenarios {
+		s, err := startSimulator(name, data, opt.Now)
+		if err != nil {
+			fmt.Fprintf(w, "demo: %v\n", err)
+			return gaterun.ExitError
+		}
+		defer s.srv.Close()
+		sims[name] = s
 	}
-	sim, err := azdosim.New(sc, azdosim.Options{Now: opt.Now})
-	if err != nil {
-		fmt.Fprintf(w, "demo: simulator: %v\n", err)
-		return gaterun.ExitError
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintf(w, "demo: listen on loopback: %v\n", err)
-		return gaterun.ExitError
-	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
 
 	dir, err := os.MkdirTemp("", "stagegate-demo-")
 	if err != nil {
@@ -84,21 +78,23 @@ func Run(ctx context.Context, w io.Writer, opt Options) int {
 			return gaterun.ExitError
 		}
 	}
-	env := Env{OrgURL: fmt.Sprintf("http://%s/%s/", ln.Addr(), sc.Organization), Templates: dir}
-	token := ""
-	if len(sc.Tokens) > 0 {
-		token = sc.Tokens[0]
+	env := Env{Templates: dir}
+	for name, s := range sims {
+		fmt.Fprintf(w, "stagegate demo: Azure DevOps simulator %q (organization %q) at %s\n", name, s.org, s.orgURL)
 	}
-	procEnv := task.MapEnv(map[string]string{
-		"SYSTEM_COLLECTIONURI": env.OrgURL,
-		"AZURE_DEVOPS_EXT_PAT": token,
-	})
-
-	fmt.Fprintf(w, "stagegate demo: Azure DevOps simulator for organization %q at %s\n", sc.Organization, env.OrgURL)
 	failed := 0
 	steps := opt.Steps(env)
 	for i, s := range steps {
 		fmt.Fprintf(w, "\n%s\n%d/%d  %s\n      stagegate %s %s\n      %s\n%s\n", strings.Repeat("=", 78), i+1, len(steps), s.Title, s.Gate.Command, strings.Join(redactArgs(s.Args, dir), " "), s.Why, strings.Repeat("-", 78))
+		procEnv := task.MapEnv(nil)
+		if s.Scenario != "" {
+			sim, ok := sims[s.Scenario]
+			if !ok {
+				fmt.Fprintf(w, "demo: step %q names unknown scenario %q\n", s.Title, s.Scenario)
+				return gaterun.ExitError
+			}
+			procEnv = sim.env
+		}
 		code := gaterun.Main(ctx, s.Gate, s.Args, procEnv, w, w, gaterun.Options{Now: opt.Now})
 		verdict := "as designed"
 		if code != s.Want {
@@ -114,6 +110,42 @@ func Run(ctx context.Context, w io.Writer, opt Options) int {
 	}
 	fmt.Fprintf(w, "demo: all %d steps behaved as designed (failing steps are meant to fail: that is the gate working)\n", len(steps))
 	return 0
+}
+
+type simulator struct {
+	org, orgURL string
+	srv         *http.Server
+	env         task.LookupFunc
+}
+
+// startSimulator serves one scenario on loopback: the gates reach it over real HTTP through the
+// real Azure DevOps client, exactly as they reach dev.azure.com.
+func startSimulator(name string, data []byte, now func() time.Time) (simulator, error) {
+	sc, err := azdosim.ParseScenario(data)
+	if err != nil {
+		return simulator{}, fmt.Errorf("scenario %s: %w", name, err)
+	}
+	sim, err := azdosim.New(sc, azdosim.Options{Now: now})
+	if err != nil {
+		return simulator{}, fmt.Errorf("simulator %s: %w", name, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return simulator{}, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	orgURL := fmt.Sprintf("http://%s/%s/", ln.Addr(), sc.Organization)
+	token := ""
+	if len(sc.Tokens) > 0 {
+		token = sc.Tokens[0]
+	}
+	vars := map[string]string{"SYSTEM_COLLECTIONURI": orgURL, "AZURE_DEVOPS_EXT_PAT": token}
+	if len(sc.Projects) > 0 {
+		vars["SYSTEM_TEAMPROJECT"] = sc.Projects[0].Name
+	}
+	env := task.MapEnv(vars)
+	return simulator{org: sc.Organization, orgURL: orgURL, srv: srv, env: env}, nil
 }
 
 // redactArgs shows sample-template paths relative to the extracted tree, for readable output.
