@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/stagegate/stagegate/pkg/demo"
-	"github.com/stagegate/stagegate/pkg/demo"
 	"github.com/stagegate/stagegate/pkg/gaterun"
 	"github.com/stagegate/stagegate/pkg/gates/keyvault"
 	"github.com/stagegate/stagegate/pkg/gates/reviews"
@@ -41,8 +40,6 @@ func Main(ctx context.Context, args []string, env task.LookupFunc, stdout, stder
 		return 0
 	case "demo":
 		return demo.RunDefault(ctx, stdout)
-	case "demo":
-		return demo.RunDefault(ctx, stdout)
 	case "help", "-h", "--help":
 		usage(stdout)
 		return 0
@@ -65,5 +62,5 @@ func usage(w io.Writer) {
 		names = append(names, fmt.Sprintf("  %-10s %s (task %s@1)", n, g.Title, g.Task))
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "usage: stagegate <command> [flags]\n\ncommands:\n%s\n  demo       run every gate against the built-in Azure DevOps simulator and sample templates\n  demo       run every gate against the built-in Azure DevOps simulator and sample templates\n  version    print the version\n\nRun 'stagegate <command> --help' for the flags of a gate.\n", strings.Join(names, "\n"))
+	fmt.Fprintf(w, "usage: stagegate <command> [flags]\n\ncommands:\n%s\n  demo       run every gate against the built-in Azure DevOps simulator and sample templates\n  version    print the version\n\nRun 'stagegate <command> --help' for the flags of a gate.\n", strings.Join(names, "\n"))
 }
