@@ -138,8 +138,43 @@ func (r *Report) Sort() {
 		if a.Rule != b.Rule {
 			return a.Rule < b.Rule
 		}
+		if a.Location.Logical != b.Location.Logical {
+			return naturalLess(a.Location.Logical, b.Location.Logical)
+		}
 		return a.Message < b.Message
 	})
+}
+
+// naturalLess orders strings with embedded numbers by value, so workitem/3 sorts before
+// workitem/14.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digitRun(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // RuleByID returns the rule with the given id.

@@ -126,3 +126,18 @@ func FuzzBaseline(f *testing.F) {
 		b.Apply(time.Now(), r)
 	})
 }
+
+func TestSortNaturalLogical(t *testing.T) {
+	r := &Report{Checks: []Check{{Name: "a"}, {Name: "b"}}, Findings: []Finding{
+		{Rule: "WI001", Check: "b", Location: Location{Logical: "workitem/2"}},
+		{Rule: "WI001", Check: "a", Location: Location{Logical: "workitem/14"}},
+		{Rule: "WI001", Check: "a", Location: Location{Logical: "workitem/3"}},
+		{Rule: "WI001", Check: "a", Location: Location{Logical: "workitem/03x"}},
+	}}
+	r.Sort()
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, f.Check+":"+f.Location.Logical)
+	}
+	assert.Equal(t, []string{"a:workitem/3", "a:workitem/03x", "a:workitem/14", "b:workitem/2"}, got)
+}
