@@ -960,6 +960,133 @@ func (g *gen) compose() string {
 `
 }
 
+// armCompiled is what Bicep commits next to a module (main.json, as Azure Verified Modules do):
+// a languageVersion 2.0 template with symbolic resources, user-defined types and inner-scope
+// nested deployments carrying whole inline templates. It is the bulk of JSON in such repos.
+func (g *gen) armCompiled() string {
+	var params, nested []string
+	for i := 0; i < 12; i++ {
+		params = append(params, fmt.Sprintf(`    "setting%02d": {
+      "type": "string",
+      "defaultValue": "%s",
+      "metadata": { "description": "Optional. Setting %d of the %s module; see https://learn.microsoft.com/azure/templates for the allowed values." }
+    }`, i, g.word(), i, g.word()))
+	}
+	for i := 0; i < 3; i++ {
+		inline := g.armStorage()
+		if i == 1 {
+			inline = g.armWebApp()
+		}
+		nested = append(nested, fmt.Sprintf(`    "module%d": {
+      "type": "Microsoft.Resources/deployments",
+      "apiVersion": "2022-09-01",
+      "name": "[format('{0}-module%d', deployment().name)]",
+      "properties": {
+        "expressionEvaluationOptions": { "scope": "inner" },
+        "mode": "Incremental",
+        "parameters": {
+          "storageAccountName": { "value": "[parameters('setting00')]" },
+          "keyVaultResourceId": { "value": "[resourceId('Microsoft.KeyVault/vaults', parameters('name'))]" },
+          "appName": { "value": "[parameters('setting01')]" },
+          "planId": { "value": "[parameters('setting02')]" },
+          "sqlAdministratorLoginPassword": { "reference": { "keyVault": { "id": "[resourceId('Microsoft.KeyVault/vaults', parameters('name'))]" }, "secretName": "sql-admin-password" } }
+        },
+        "template": %s
+      },
+      "dependsOn": [ "keyVault" ]
+    }`, i, i, strings.TrimSpace(inline)))
+	}
+	return fmt.Sprintf(`{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  "languageVersion": "2.0",
+  "contentVersion": "1.0.0.0",
+  "metadata": {
+    "_generator": { "name": "bicep", "version": "0.30.23.60470", "templateHash": "%d" },
+    "name": "Key Vaults",
+    "description": "This module deploys a Key Vault and its dependent resources."
+  },
+  "definitions": {
+    "roleAssignmentType": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "properties": {
+          "name": { "type": "string", "nullable": true },
+          "roleDefinitionIdOrName": { "type": "string" },
+          "principalId": { "type": "string" },
+          "principalType": { "type": "string", "allowedValues": [ "Device", "ForeignGroup", "Group", "ServicePrincipal", "User" ], "nullable": true }
+        }
+      },
+      "nullable": true
+    },
+    "customerManagedKeyType": {
+      "type": "object",
+      "properties": {
+        "keyVaultResourceId": { "type": "string" },
+        "keyName": { "type": "string" },
+        "keyVersion": { "type": "string", "nullable": true }
+      },
+      "nullable": true
+    }
+  },
+  "parameters": {
+    "name": { "type": "string", "maxLength": 24, "metadata": { "description": "Required. Name of the Key Vault." } },
+    "location": { "type": "string", "defaultValue": "[resourceGroup().location]" },
+    "secrets": { "type": "secureObject", "defaultValue": {} },
+    "roleAssignments": { "$ref": "#/definitions/roleAssignmentType" },
+    "customerManagedKey": { "$ref": "#/definitions/customerManagedKeyType" },
+%s
+  },
+  "variables": {
+    "builtInRoleNames": {
+      "Key Vault Administrator": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '00482a5a-887f-4fb3-b363-3b7fe8e74483')]",
+      "Key Vault Secrets User": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '4633458b-17de-408a-b874-0445c86b69e6')]",
+      "Reader": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'acdd72a7-3385-48ef-bd42-f606fba81ae7')]"
+    }
+  },
+  "resources": {
+    "keyVault": {
+      "type": "Microsoft.KeyVault/vaults",
+      "apiVersion": "2023-07-01",
+      "name": "[parameters('name')]",
+      "location": "[parameters('location')]",
+      "properties": {
+        "enableRbacAuthorization": true,
+        "enablePurgeProtection": true,
+        "tenantId": "[subscription().tenantId]",
+        "sku": { "name": "premium", "family": "A" }
+      }
+    },
+    "keyVault_secrets": {
+      "copy": { "name": "keyVault_secrets", "count": "[length(items(parameters('secrets')))]" },
+      "type": "Microsoft.KeyVault/vaults/secrets",
+      "apiVersion": "2023-07-01",
+      "name": "[format('{0}/{1}', parameters('name'), items(parameters('secrets'))[copyIndex()].key)]",
+      "properties": { "value": "[items(parameters('secrets'))[copyIndex()].value.value]" },
+      "dependsOn": [ "keyVault" ]
+    },
+    "keyVault_roleAssignments": {
+      "copy": { "name": "keyVault_roleAssignments", "count": "[length(coalesce(parameters('roleAssignments'), createArray()))]" },
+      "type": "Microsoft.Authorization/roleAssignments",
+      "apiVersion": "2022-04-01",
+      "scope": "[format('Microsoft.KeyVault/vaults/{0}', parameters('name'))]",
+      "name": "[coalesce(tryGet(coalesce(parameters('roleAssignments'), createArray())[copyIndex()], 'name'), guid(resourceId('Microsoft.KeyVault/vaults', parameters('name')), coalesce(parameters('roleAssignments'), createArray())[copyIndex()].principalId))]",
+      "properties": {
+        "roleDefinitionId": "[coalesce(tryGet(variables('builtInRoleNames'), coalesce(parameters('roleAssignments'), createArray())[copyIndex()].roleDefinitionIdOrName), coalesce(parameters('roleAssignments'), createArray())[copyIndex()].roleDefinitionIdOrName)]",
+        "principalId": "[coalesce(parameters('roleAssignments'), createArray())[copyIndex()].principalId]"
+      },
+      "dependsOn": [ "keyVault" ]
+    },
+%s
+  },
+  "outputs": {
+    "resourceId": { "type": "string", "value": "[resourceId('Microsoft.KeyVault/vaults', parameters('name'))]" },
+    "uri": { "type": "string", "value": "[reference('keyVault').vaultUri]" }
+  }
+}
+`, g.r.Uint64(), strings.Join(params, ",\n"), strings.Join(nested, ",\n"))
+}
+
 // File is one generated file.
 type File struct {
 	Path    string
@@ -986,6 +1113,7 @@ func CleanCorpus(seed uint64, prefix string) []File {
 		{armTemplates[2], g.armWebApp()},
 		{"infra/arm/webapp.parameters.json", g.armParams("sqlAdministratorLoginPassword")},
 		{"infra/bicep/modules/key-vault/main.bicep", g.bicepModule()},
+		{"infra/bicep/modules/key-vault/main.json", g.armCompiled()},
 		{"infra/bicep/modules/sql.bicep", g.bicepSQL()},
 		{"infra/bicep/modules/storage.bicep", g.bicepStorageModule()},
 		{"infra/bicep/main.bicep", g.bicepMain()},
@@ -996,8 +1124,8 @@ func CleanCorpus(seed uint64, prefix string) []File {
 		{"infra/terraform/prod.tfvars", g.tfvars()},
 		{"pipelines/deploy.yml", g.pipeline(armTemplates, prefix)},
 		{"src/App/appsettings.json", g.appSettings()},
-		{"src/App/packages.lock.json", g.nugetLock(40)},
-		{"web/package-lock.json", g.npmLock(60)},
+		{"src/App/packages.lock.json", g.nugetLock(120)},
+		{"web/package-lock.json", g.npmLock(400)},
 		{"k8s/deployment.yaml", g.k8s()},
 		{"docker-compose.yml", g.compose()},
 	}

@@ -123,14 +123,51 @@ func MentionsPassword(name string) bool {
 	return containsFold(name, "password")
 }
 
-// mayBeSecretName is a cheap filter run before splitting a name into words.
+// mayBeSecretName is a cheap filter run before splitting a name into words: one pass looking
+// for the stems pass, pwd, secret, token, key, conn and cred.
 func mayBeSecretName(name string) bool {
-	for _, w := range [...]string{"pass", "pwd", "secret", "token", "key", "conn", "cred"} {
-		if containsFold(name, w) {
-			return true
+	for i := 0; i < len(name); i++ {
+		switch name[i] | 0x20 {
+		case 'p':
+			if hasFold(name[i:], "pass") || hasFold(name[i:], "pwd") {
+				return true
+			}
+		case 's':
+			if hasFold(name[i:], "secret") {
+				return true
+			}
+		case 't':
+			if hasFold(name[i:], "token") {
+				return true
+			}
+		case 'k':
+			if hasFold(name[i:], "key") {
+				return true
+			}
+		case 'c':
+			if hasFold(name[i:], "conn") || hasFold(name[i:], "cred") {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// hasFold reports whether s starts with the lower-case ASCII prefix, ignoring case.
+func hasFold(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for j := 0; j < len(prefix); j++ {
+		c := s[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != prefix[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // containsFold is an allocation-free ASCII case-insensitive strings.Contains; sub is lower case.
