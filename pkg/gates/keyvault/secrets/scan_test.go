@@ -99,6 +99,11 @@ func TestScanDoesNotFire(t *testing.T) {
 		"sha256 base64 not 88":        `"digest": "` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `"`,
 		"trusted connection":          `Server=(localdb)\\mssqllocaldb;Database=app;Trusted_Connection=True;MultipleActiveResultSets=true`,
 		"managed identity connection": `Server=tcp:sql.database.windows.net;Authentication=Active Directory Managed Identity;Database=app;`,
+		"nuget content hash":          `"contentHash": "` + c.StorageKey + `"`,
+		"signature field":             `signature: ` + c.StorageKey,
+		"local default credentials":   `RABBITMQ_URL: amqp://guest:guest@localhost:5672`,
+		"obvious placeholder password": `postgres://app:password@localhost:5432/app`,
+		"url user only with port":     `https://dev.azure.com:443/org`,
 	}
 	for name, src := range cases {
 		t.Run(name, func(t *testing.T) {
