@@ -124,7 +124,7 @@ func DefaultLimits() Limits {
 		ShutdownGrace:             30 * time.Second,
 		ReadHeaderTimeout:         5 * time.Second,
 		ReadTimeout:               15 * time.Second,
-		WriteTimeout:              35 * time.Second,
+		WriteTimeout:              33 * time.Second, // syncTimeout + 15s
 		IdleTimeout:               2 * time.Minute,
 		RetryAfter:                10 * time.Second,
 		MaxFeedLines:              2000,
