@@ -75,6 +75,7 @@ type planRecord struct {
 	Status int
 	Event  taskCompleted
 	Lines  []string
+	At     time.Time
 }
 
 // fakePlan is the distributedtask side of Azure DevOps: it records TaskCompleted events and feed
@@ -100,7 +101,7 @@ func (p *fakePlan) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rec := planRecord{Path: r.URL.Path, Query: r.URL.RawQuery}
+		rec := planRecord{Path: r.URL.Path, Query: r.URL.RawQuery, At: time.Now()}
 		if u, pw, ok := r.BasicAuth(); ok && u == "" {
 			rec.Token = pw
 		}
