@@ -479,3 +479,13 @@ func TestAgentResults(t *testing.T) {
 	assert.Contains(t, log, "##vso[task.setvariable isOutput=true;variable=findings]0")
 	assert.Contains(t, log, "##vso[task.setvariable isOutput=true;variable=errors]0")
 }
+
+func TestScanCancelled(t *testing.T) {
+	dir := t.TempDir()
+	_, err := kvtest.GenerateTree(dir, 256<<10, 4, false)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = Scan(ctx, options(t, dir))
+	require.ErrorIs(t, err, context.Canceled)
+}
