@@ -146,11 +146,13 @@ func (f *launcherFixture) run(t *testing.T, dir string, env []string, args ...st
 	return launcherRun{stdout: stdout.String(), code: code}
 }
 
-// lineWriter collects output and announces the "ready <pid>" line.
+// lineWriter collects output and announces the first "ready <pid>" line once.
 type lineWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	ready chan string
+	ready chan string // buffered (1); never reassigned
+
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	announced bool
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -159,9 +161,9 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	w.buf.Write(p)
 	lines := strings.Split(w.buf.String(), "\n")
 	for _, line := range lines[:len(lines)-1] { // complete lines only
-		if strings.HasPrefix(line, "ready ") && w.ready != nil {
+		if strings.HasPrefix(line, "ready ") && !w.announced {
+			w.announced = true
 			w.ready <- line
-			w.ready = nil
 		}
 	}
 	return len(p), nil

@@ -304,50 +304,76 @@ func TestPackage(t *testing.T) {
 		}
 	})
 
-	t.Run("the launcher runs the packaged binary as an agent would", func(t *testing.T) {
-		task := tasks[0]
-		prefix := "tasks/" + task.Name + "/"
-		dir := t.TempDir()
-		for name, data := range files {
-			if rel, ok := strings.CutPrefix(name, prefix); ok {
-				p := filepath.Join(dir, filepath.FromSlash(rel))
-				require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-				// The agent unzips with no unix permissions either.
-				require.NoError(t, os.WriteFile(p, data, 0o644))
-			}
-		}
-		node, err := exec.LookPath("node")
-		require.NoError(t, err)
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "index.js"))
-		cmd.Dir = dir
-		// An agent job with no organisation to talk to: every gate must fail closed.
-		cmd.Env = []string{
-			"PATH=" + os.Getenv("PATH"),
-			"HOME=" + t.TempDir(),
-			"TF_BUILD=True",
-			"AGENT_TEMPDIRECTORY=" + t.TempDir(),
-			"BUILD_SOURCESDIRECTORY=" + t.TempDir(),
-			"STAGEGATE_TIMEOUT=30s",
-		}
-		out, err := cmd.Output()
-		t.Logf("%s", out)
-		require.Error(t, err, "a gate that cannot evaluate exits non-zero")
-		_, isExit := err.(*exec.ExitError)
-		require.True(t, isExit, "%v", err)
-
+	t.Run("the launcher runs the packaged binaries as an agent would", func(t *testing.T) {
 		host := packer.Platform{OS: runtime.GOOS, Arch: runtime.GOARCH}
 		shipped := false
 		for _, p := range packer.DefaultPlatforms() {
 			shipped = shipped || p == host
 		}
-		if shipped {
-			assert.Contains(t, string(out), "##vso[task.complete result=Failed", "the binary ran and failed closed")
-			assert.NotContains(t, string(out), "stagegate launcher:", "the launcher found the binary")
-			assert.True(t, isExecutable(t, filepath.Join(dir, "bin", host.String(), host.Exe(task.Binary))))
-		} else {
-			assert.Contains(t, string(out), "has no build for "+host.String())
+		tests := []struct {
+			task       string
+			wantResult string // prefix of the task.complete line
+			wantExit0  bool
+		}{
+			// Needs no organisation: an empty sources folder has nothing to flag.
+			{task: "KeyVaultReferenceGate", wantResult: "##vso[task.complete result=Succeeded", wantExit0: true},
+			// No organisation to ask: the gate must fail closed, never pass.
+			{task: "SecurityWorkItemGate", wantResult: "##vso[task.complete result=Failed"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.task, func(t *testing.T) {
+				var task packer.Task
+				for _, candidate := range tasks {
+					if candidate.Name == tt.task {
+						task = candidate
+					}
+				}
+				require.Equal(t, tt.task, task.Name)
+				prefix := "tasks/" + task.Name + "/"
+				dir := t.TempDir()
+				for name, data := range files {
+					if rel, ok := strings.CutPrefix(name, prefix); ok {
+						p := filepath.Join(dir, filepath.FromSlash(rel))
+						require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+						// The agent unzips with no unix permissions either.
+						require.NoError(t, os.WriteFile(p, data, 0o644))
+					}
+				}
+				node, err := exec.LookPath("node")
+				require.NoError(t, err)
+				ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, node, filepath.Join(dir, "index.js"))
+				cmd.Dir = dir
+				// An agent job's environment, with the task.json defaults the agent would
+				// apply left to the binary, and no Azure DevOps organisation.
+				sources := t.TempDir()
+				cmd.Env = []string{
+					"PATH=" + os.Getenv("PATH"),
+					"HOME=" + t.TempDir(),
+					"TF_BUILD=True",
+					"AGENT_TEMPDIRECTORY=" + t.TempDir(),
+					"BUILD_SOURCESDIRECTORY=" + sources,
+					"INPUT_ROOTDIRECTORY=" + sources,
+					"STAGEGATE_TIMEOUT=30s",
+				}
+				out, err := cmd.Output()
+				t.Logf("%s", out)
+				if !shipped {
+					assert.Contains(t, string(out), "has no build for "+host.String())
+					return
+				}
+				if tt.wantExit0 {
+					assert.NoError(t, err)
+				} else {
+					require.Error(t, err)
+					_, isExit := err.(*exec.ExitError)
+					assert.True(t, isExit, "%v", err)
+				}
+				assert.Contains(t, string(out), tt.wantResult)
+				assert.NotContains(t, string(out), "stagegate launcher:", "the launcher found the binary")
+				assert.True(t, isExecutable(t, filepath.Join(dir, "bin", host.String(), host.Exe(task.Binary))))
+			})
 		}
 	})
 
