@@ -395,3 +395,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkGet(b *testing.B) {
+	for b.Loop() {
+		d, err := Get("KeyVaultReferenceGate")
+		require.NoError(b, err)
+		if _, ok := d.Input("rootDirectory"); !ok {
+			b.Fatal("rootDirectory missing")
+		}
+	}
+}

@@ -410,3 +410,37 @@ func TestBuildRejectsBadOptionsEarly(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "npm ci")
 }
+
+// benchInput is the first 4 MiB of this test binary: real machine code and data, like the
+// gate binaries tools/pack ships.
+func benchInput(b *testing.B) []byte {
+	b.Helper()
+	exe, err := os.Executable()
+	require.NoError(b, err)
+	data, err := os.ReadFile(exe)
+	require.NoError(b, err)
+	return data[:min(len(data), 4<<20)]
+}
+
+func BenchmarkCompress(b *testing.B) {
+	raw := benchInput(b)
+	b.SetBytes(int64(len(raw)))
+	var packed []byte
+	for b.Loop() {
+		var err error
+		packed, err = Compress(raw)
+		require.NoError(b, err)
+	}
+	b.ReportMetric(float64(len(packed))/float64(len(raw)), "ratio")
+}
+
+func BenchmarkDecompress(b *testing.B) {
+	raw := benchInput(b)
+	packed, err := Compress(raw)
+	require.NoError(b, err)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		_, err := Decompress(packed)
+		require.NoError(b, err)
+	}
+}
