@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -244,6 +245,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		// A service connection URL with a trailing slash plus a suffix with a leading one gives
+		// "//v1/gates/..."; the mux would answer that with a redirect, which a POST from Azure
+		// DevOps does not follow. Route the clean path instead.
+		if strings.Contains(r.URL.Path, "//") {
+			r.URL.Path = path.Clean(r.URL.Path)
+			r.URL.RawPath = ""
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {

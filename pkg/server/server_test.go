@@ -575,6 +575,11 @@ func TestOperationsEndpoints(t *testing.T) {
 	}
 	code, _, _ = get("/nothing")
 	assert.Equal(t, http.StatusNotFound, code)
+	// A doubled slash (service connection URL with a trailing slash + a suffix with a leading
+	// one) reaches the gate instead of a redirect.
+	a = h.do(call{gate: "/workitems", body: `{"environment":"production","organization":"contoso"}`})
+	assert.Equal(t, http.StatusOK, a.status)
+	assert.Equal(t, "passed", a.json["status"])
 	// Structured logs: one JSON object per line with the request id.
 	for _, line := range strings.Split(strings.TrimSpace(h.logs.String()), "\n") {
 		assert.True(t, strings.HasPrefix(line, "{") && strings.HasSuffix(line, "}"), line)
