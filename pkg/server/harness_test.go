@@ -274,6 +274,18 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 	return h
 }
 
+// waitIdle waits until no evaluation holds a slot.
+func (h *harness) waitIdle() {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(h.srv.slots) > 0 {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("evaluations still hold %d slots after 10s", len(h.srv.slots))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // callbackHeaders are the headers an "Invoke REST API" check sends, for one task instance.
 func (h *harness) callbackHeaders(taskInstance string) map[string]string {
 	return map[string]string{

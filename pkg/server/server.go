@@ -475,7 +475,6 @@ func (s *Server) prepare(r *http.Request, name string, spec GateSpec, caller *Ca
 		cred = azdo.JobToken(j.cb.AuthToken)
 	case s.identity != nil:
 		cred = s.identity
-		token = ""
 	case token != "":
 		cred = azdo.JobToken(token)
 	default:
@@ -566,7 +565,15 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request, j *job) {
 	defer cancel()
 	stop := context.AfterFunc(s.evalCtx, cancel)
 	defer stop()
-	resp := s.evaluate(ctx, j, s.syncLine(j), s.cfg.Limits.SyncTimeout)
+	defer func() {
+		if p := recover(); p != nil {
+			s.finish(j, "error")
+			s.log.Error("internal error during a synchronous evaluation", "requestId", j.id, "gate", j.gate, "panic", j.red.redact(fmt.Sprint(p)))
+			writeError(w, http.StatusInternalServerError, j.id, "internal error: the check fails closed; the server log has the request id")
+		}
+	}()
+	resp, result := s.evaluate(ctx, j, s.syncLine(j), s.cfg.Limits.SyncTimeout)
+	s.finish(j, result)
 	b, err := json.Marshal(resp)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, j.id, "encode the verdict")
@@ -624,7 +631,7 @@ func (s *Server) runCallback(j *job, key string) {
 			s.log.Error("internal error during a callback evaluation", "requestId", j.id, "gate", j.gate, "panic", j.red.redact(fmt.Sprint(p)))
 			fw.line("##[error]stagegate: internal error; the check fails closed (request " + j.id + ")")
 			result = resultFailed
-			s.metrics.inc(mEvaluations, j.gate, j.completion, "error")
+			s.finish(j, "error")
 		}
 		if n := fw.close(); n > 0 {
 			s.metrics.add(mFeedDropped, float64(n))
@@ -659,7 +666,8 @@ func (s *Server) runCallback(j *job, key string) {
 			fw.line(line)
 		}
 	}
-	resp := s.evaluate(ctx, j, out, s.cfg.Limits.CallbackTimeout)
+	resp, outcome := s.evaluate(ctx, j, out, s.cfg.Limits.CallbackTimeout)
+	s.finish(j, outcome)
 	if resp.Status == "passed" {
 		result = resultSucceeded
 	}
@@ -674,24 +682,15 @@ type CheckResponse struct {
 	RequestID string `json:"requestId,omitempty"`
 }
 
-// evaluate runs the gate and returns its verdict; it never fails: a gate that cannot evaluate
-// gives a failed verdict with the cause. out receives log lines by level.
-func (s *Server) evaluate(ctx context.Context, j *job, out func(level, line string), timeout time.Duration) (resp CheckResponse) {
+// evaluate runs the gate and returns its verdict and the metrics result (passed, warned, failed,
+// error); it never fails: a gate that cannot evaluate gives a failed verdict with the cause. out
+// receives log lines by level.
+func (s *Server) evaluate(ctx context.Context, j *job, out func(level, line string), timeout time.Duration) (CheckResponse, string) {
 	g := j.spec.Build(j.conn)
-	result := "error"
-	defer func() {
-		s.metrics.inc(mEvaluations, j.gate, j.completion, result)
-		s.metrics.observe(j.gate, time.Since(j.start))
-		st := j.conn.stats()
-		s.metrics.add(mUpstreamRetries, float64(st.Retries), "azure_devops")
-		s.log.Info("evaluation finished", "requestId", j.id, "gate", j.gate, "completion", j.completion, "caller", j.caller,
-			"environment", j.environment, "organization", j.conn.OrgURL, "project", j.env["SYSTEM_TEAMPROJECT"], "result", result,
-			"durationMs", time.Since(j.start).Milliseconds(), "azureDevOpsRequests", st.Total, "retries", st.Retries)
-	}()
 	for _, n := range j.notes {
 		out("warning", n)
 	}
-	fail := func(err error) CheckResponse {
+	fail := func(err error) (CheckResponse, string) {
 		msg := j.red.redact(j.conn.redact(task.OneLine(err.Error())))
 		if s.isStopping() && ctx.Err() != nil {
 			msg = "stagegate is shutting down and stopped the evaluation; the check fails closed and can be retried: " + msg
@@ -702,7 +701,7 @@ func (s *Server) evaluate(ctx context.Context, j *job, out func(level, line stri
 			Gate: g.Task, Mode: finding.Mode(j.inputs["mode"]), Version: version.String(),
 			Checks: []finding.Check{}, Findings: []finding.Finding{}, Notes: j.notes,
 		}
-		return CheckResponse{JSONReport: rep, Environment: j.environment, Error: msg, RequestID: j.id}
+		return CheckResponse{JSONReport: rep, Environment: j.environment, Error: msg, RequestID: j.id}, "error"
 	}
 	env := make(map[string]string, len(j.env)+1)
 	for k, v := range j.env {
@@ -739,14 +738,28 @@ func (s *Server) evaluate(ctx context.Context, j *job, out func(level, line stri
 	}
 	rep := render.NewJSONReport(o.Report, o.Meta)
 	rep.Notes = append(append([]string(nil), j.notes...), rep.Notes...)
-	result = string(o.Verdict.Outcome)
+	// The text report is for the check's log; a synchronous answer has no log but the server's.
 	var text strings.Builder
-	if err := render.Text(&text, o.Report, o.Meta); err == nil {
+	if j.completion == completionCallback || s.log.Enabled(ctx, slog.LevelDebug) {
+		_ = render.Text(&text, o.Report, o.Meta)
+	}
+	if text.Len() > 0 {
 		for _, l := range strings.Split(strings.TrimRight(text.String(), "\n"), "\n") {
 			out("info", l)
 		}
 	}
-	return CheckResponse{JSONReport: rep, Environment: j.environment, RequestID: j.id}
+	return CheckResponse{JSONReport: rep, Environment: j.environment, RequestID: j.id}, string(o.Verdict.Outcome)
+}
+
+// finish records a finished evaluation in the metrics and the log.
+func (s *Server) finish(j *job, result string) {
+	s.metrics.inc(mEvaluations, j.gate, j.completion, result)
+	s.metrics.observe(j.gate, time.Since(j.start))
+	st := j.conn.stats()
+	s.metrics.add(mUpstreamRetries, float64(st.Retries), "azure_devops")
+	s.log.Info("evaluation finished", "requestId", j.id, "gate", j.gate, "completion", j.completion, "caller", j.caller,
+		"environment", j.environment, "organization", j.conn.OrgURL, "project", j.env["SYSTEM_TEAMPROJECT"], "result", result,
+		"durationMs", time.Since(j.start).Milliseconds(), "azureDevOpsRequests", st.Total, "retries", st.Retries)
 }
 
 func (s *Server) isStopping() bool { return s.evalCtx.Err() != nil }

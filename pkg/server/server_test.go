@@ -312,7 +312,8 @@ func TestSaturationAnswers429(t *testing.T) {
 	assert.Equal(t, float64(2), h.srv.metrics.counter(mRejected, "saturated"))
 	close(release)
 	h.plan.waitEvents(t, 2)
-	// Slots are free again.
+	// Slots are free again once the evaluations have wound down (just after their TaskCompleted).
+	h.waitIdle()
 	a := h.do(call{gate: "workitems", completion: "callback", headers: h.callbackHeaders(newTaskID()), body: `{"environment":"production"}`})
 	require.Equal(t, http.StatusAccepted, a.status)
 	h.plan.waitEvents(t, 3)
@@ -400,6 +401,18 @@ func TestCallbackTimeoutAndPanicCompleteOnce(t *testing.T) {
 		ev := h.plan.waitEvents(t, 1)
 		assert.Equal(t, resultFailed, ev[0].Event.Result)
 		assert.Contains(t, strings.Join(h.plan.lines(), "\n"), "deadline exceeded")
+	})
+	t.Run("panic outside the gate, synchronous", func(t *testing.T) {
+		spec := GateSpec{Build: func(*Connection) gaterun.Gate { panic("broken build") }}
+		h := newHarness(t, harnessOptions{gates: map[string]GateSpec{GateWorkItems: spec}, opts: func(o *Options) { o.Identity = staticCred("server-identity-token") }})
+		a := h.do(call{gate: "workitems", body: `{"environment":"production","organization":"contoso"}`})
+		assert.Equal(t, http.StatusInternalServerError, a.status)
+		assert.Equal(t, "failed", a.json["status"])
+		assert.Equal(t, float64(1), h.srv.metrics.counter(mEvaluations, "workitems", "sync", "error"))
+		// The slot was released: the next request is evaluated (and fails the same way).
+		a = h.do(call{gate: "workitems", body: `{"environment":"production","organization":"contoso"}`})
+		assert.Equal(t, http.StatusInternalServerError, a.status)
+		require.NoError(t, h.srv.Shutdown(context.Background()))
 	})
 	t.Run("panic outside the gate", func(t *testing.T) {
 		spec := GateSpec{Build: func(*Connection) gaterun.Gate { panic("broken build") }}
