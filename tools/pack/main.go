@@ -55,11 +55,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		CacheDir:    *cache,
 		Log:         stderr,
 	})
+	if res != nil {
+		report(stdout, res)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pack:", err)
 		return 1
 	}
-	report(stdout, res)
 	return 0
 }
 
@@ -74,6 +76,10 @@ func report(w io.Writer, res *packer.Result) {
 	}
 	fmt.Fprintf(tw, "all binaries\t\t%d\t%d\t%.1f%%\t\n", raw, packed, 100*float64(packed)/float64(max(raw, 1)))
 	_ = tw.Flush()
+	name := res.VSIX
+	if name == "" {
+		name = "(removed: over budget)"
+	}
 	fmt.Fprintf(w, "package %s: %d bytes, %.1f%% of the %d-byte limit (version %s, publisher %s, id %s)\n",
-		res.VSIX, res.Size, 100*float64(res.Size)/float64(res.MaxBytes), res.MaxBytes, res.Version, res.Publisher, res.ExtensionID)
+		name, res.Size, 100*float64(res.Size)/float64(res.MaxBytes), res.MaxBytes, res.Version, res.Publisher, res.ExtensionID)
 }

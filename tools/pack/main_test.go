@@ -51,3 +51,9 @@ func TestReport(t *testing.T) {
 	assert.Regexp(t, `all binaries\s+2000\s+800\s+40\.0%`, s)
 	assert.Contains(t, s, "package dist/p.x-1.2.3.vsix: 13107200 bytes, 50.0% of the 26214400-byte limit (version 1.2.3, publisher p, id x)")
 }
+
+func TestReportOverBudget(t *testing.T) {
+	var out bytes.Buffer
+	report(&out, &packer.Result{Size: 30000000, MaxBytes: packer.DefaultMaxBytes, Version: packer.Version{Major: 1}, Publisher: "p", ExtensionID: "x"})
+	assert.Contains(t, out.String(), "package (removed: over budget): 30000000 bytes, 114.4% of the 26214400-byte limit")
+}

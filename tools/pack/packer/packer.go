@@ -61,7 +61,8 @@ type Result struct {
 }
 
 // Build writes the .vsix and returns what went into it. It fails, and leaves no package
-// behind, when the package exceeds the size budget.
+// behind, when the package is not under the size budget; the Result is then still returned,
+// with an empty VSIX, so the caller can show the sizes.
 func Build(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Root == "" {
 		return nil, errors.New("packer: Options.Root is required")
@@ -160,20 +161,22 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := runTfx(ctx, tfx, stage, vsix, logw); err != nil {
 		return nil, fmt.Errorf("packer: %w", err)
 	}
-	size, err := checkBudget(vsix, maxBytes)
-	if err != nil {
-		return nil, fmt.Errorf("packer: %w", err)
-	}
-	return &Result{
+	res := &Result{
 		VSIX:        vsix,
-		Size:        size,
 		MaxBytes:    maxBytes,
 		Version:     version,
 		Publisher:   manifest.Publisher,
 		ExtensionID: manifest.ID,
 		Tasks:       tasks,
 		Binaries:    binaries,
-	}, nil
+	}
+	res.Size, err = checkBudget(vsix, maxBytes)
+	if err != nil {
+		// The sizes still tell what to shrink; the package itself is gone.
+		res.VSIX = ""
+		return res, fmt.Errorf("packer: %w", err)
+	}
+	return res, nil
 }
 
 // stageFiles lays out the package root: the stamped manifest, the overview page, the
@@ -381,8 +384,8 @@ func runTfx(ctx context.Context, tfx, stage, vsix string, logw io.Writer) error 
 	return nil
 }
 
-// checkBudget returns the package size, or removes the package and fails when it is not
-// under maxBytes: an oversized package would only be refused at upload time.
+// checkBudget returns the package size and, when it is not under maxBytes, removes the
+// package and fails: an oversized package would only be refused at upload time.
 func checkBudget(vsix string, maxBytes int64) (int64, error) {
 	st, err := os.Stat(vsix)
 	if err != nil {
@@ -390,9 +393,9 @@ func checkBudget(vsix string, maxBytes int64) (int64, error) {
 	}
 	if st.Size() >= maxBytes {
 		if err := os.Remove(vsix); err != nil {
-			return 0, fmt.Errorf("size budget: %w", err)
+			return st.Size(), fmt.Errorf("size budget: %w", err)
 		}
-		return 0, fmt.Errorf("size budget: %s is %d bytes, over the %d-byte limit (the Marketplace and Azure DevOps Server 2019 refuse packages over 25 MiB); the package was removed: build fewer platforms or shrink the binaries", filepath.Base(vsix), st.Size(), maxBytes)
+		return st.Size(), fmt.Errorf("size budget: %s is %d bytes, not under the %d-byte limit (the Marketplace and Azure DevOps Server 2019 refuse packages over 25 MiB); the package was removed: build fewer platforms or shrink the binaries", filepath.Base(vsix), st.Size(), maxBytes)
 	}
 	return st.Size(), nil
 }

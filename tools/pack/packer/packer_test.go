@@ -392,9 +392,10 @@ func TestCheckBudget(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1000), size)
 
-	_, err = checkBudget(vsix, 1000)
+	size, err = checkBudget(vsix, 1000)
 	require.Error(t, err, "the package must be smaller than the limit")
-	assert.Contains(t, err.Error(), "1000 bytes, over the 1000-byte limit")
+	assert.Equal(t, int64(1000), size, "the size is reported even when over budget")
+	assert.Contains(t, err.Error(), "1000 bytes, not under the 1000-byte limit")
 	assert.NoFileExists(t, vsix, "an oversized package is removed so nobody uploads it")
 
 	_, err = checkBudget(vsix, 1000)
