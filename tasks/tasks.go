@@ -39,16 +39,20 @@ type Definition struct {
 // Get returns the definition of the task with the given name (for example
 // "SecurityWorkItemGate"), compared case-insensitively.
 func Get(name string) (*Definition, error) {
-	all, err := All()
+	// Parse only the one file asked for: the check server calls this for every evaluation.
+	entries, err := fs.ReadDir(files, ".")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list embedded task folders: %w", err)
 	}
-	names := make([]string, 0, len(all))
-	for _, d := range all {
-		if strings.EqualFold(d.Name, name) {
-			return d, nil
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
 		}
-		names = append(names, d.Name)
+		if strings.EqualFold(e.Name(), name) {
+			return load(e.Name() + "/task.json")
+		}
+		names = append(names, e.Name())
 	}
 	return nil, fmt.Errorf("task %q not found: known tasks are %s", name, strings.Join(names, ", "))
 }
@@ -62,21 +66,30 @@ func All() ([]*Definition, error) {
 	}
 	defs := make([]*Definition, 0, len(paths))
 	for _, p := range paths {
-		data, err := files.ReadFile(p)
+		d, err := load(p)
 		if err != nil {
-			return nil, fmt.Errorf("read embedded %s: %w", p, err)
-		}
-		d, err := parse(data)
-		if err != nil {
-			return nil, fmt.Errorf("tasks/%s: %w", p, err)
-		}
-		if folder := path.Dir(p); d.Name != folder {
-			return nil, fmt.Errorf("tasks/%s: name %q differs from its folder %q", p, d.Name, folder)
+			return nil, err
 		}
 		defs = append(defs, d)
 	}
 	sort.Slice(defs, func(i, j int) bool { return defs[i].Name < defs[j].Name })
 	return defs, nil
+}
+
+// load reads and parses one embedded task.json.
+func load(p string) (*Definition, error) {
+	data, err := files.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read embedded %s: %w", p, err)
+	}
+	d, err := parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("tasks/%s: %w", p, err)
+	}
+	if folder := path.Dir(p); d.Name != folder {
+		return nil, fmt.Errorf("tasks/%s: name %q differs from its folder %q", p, d.Name, folder)
+	}
+	return d, nil
 }
 
 // Input returns the input with the given name, compared case-insensitively like the agent

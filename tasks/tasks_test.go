@@ -53,7 +53,7 @@ func contract() map[string]contractTask {
 				{"requireReviewTag", "string", ""},
 				modeInput,
 			},
-			outputs: []string{"openCritical", "openHigh", "openMedium", "openLow", "overdue", "meanTimeToResolveDays"},
+			outputs: []string{"openCritical", "openHigh", "openMedium", "openLow", "overdue", "meanTimeToResolveDays", "oldestOpenAgeDays"},
 		},
 		"ProductionReviewGate": {
 			id:     "b5961645-20fe-45ae-aebd-505fd90274de",

@@ -62,5 +62,5 @@ func usage(w io.Writer) {
 		names = append(names, fmt.Sprintf("  %-10s %s (task %s@1)", n, g.Title, g.Task))
 	}
 	sort.Strings(names)
-	fmt.Fprintf(w, "usage: stagegate <command> [flags]\n\ncommands:\n%s\n  demo       run every gate against the built-in Azure DevOps simulator and sample templates\n  version    print the version\n\nRun 'stagegate <command> --help' for the flags of a gate.\n", strings.Join(names, "\n"))
+	fmt.Fprintf(w, "usage: stagegate <command> [flags]\n\ncommands:\n%s\n  demo       run every gate against the built-in Azure DevOps simulator and sample templates\n  serve      answer Azure Pipelines checks and release gates over HTTP (--config FILE)\n  version    print the version\n\nRun 'stagegate <command> --help' for the flags of a gate.\n", strings.Join(names, "\n"))
 }

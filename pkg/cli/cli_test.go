@@ -23,7 +23,7 @@ func TestDispatch(t *testing.T) {
 
 	code, out, _ = run("help")
 	assert.Equal(t, 0, code)
-	for _, cmd := range []string{"workitems", "reviews", "keyvault", "demo", "version"} {
+	for _, cmd := range []string{"workitems", "reviews", "keyvault", "demo", "serve", "version"} {
 		assert.Contains(t, out, "  "+cmd)
 	}
 
