@@ -9,38 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// parsedCommand mimics the agent's parser: the first "##vso[" in a line starts the command, the
-// first "]" after it ends the command part, properties split on ";" then the first "=".
-type parsedCommand struct {
-	name  string
-	props map[string]string
-	data  string
-}
-
-func agentParse(line string) (parsedCommand, bool) {
-	i := strings.Index(line, "##vso[")
-	if i < 0 {
-		return parsedCommand{}, false
-	}
-	rest := line[i+len("##vso["):]
-	rb := strings.IndexByte(rest, ']')
-	if rb < 0 {
-		return parsedCommand{}, false
-	}
-	cmd, data := rest[:rb], rest[rb+1:]
-	pc := parsedCommand{props: map[string]string{}, data: UnescapeData(data)}
-	name, props, _ := strings.Cut(cmd, " ")
-	pc.name = name
-	for _, p := range strings.Split(props, ";") {
-		if p == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(p, "=")
-		pc.props[k] = UnescapeProperty(v)
-	}
-	return pc, true
-}
-
 func TestEscapeRoundTrip(t *testing.T) {
 	cases := []string{
 		"plain", "100%", "%AZP25 literal", "a;b]c", "line1\nline2\r\nline3", "%0A is not a newline",
@@ -50,14 +18,14 @@ func TestEscapeRoundTrip(t *testing.T) {
 		t.Run(c, func(t *testing.T) {
 			line := FormatCommand("task.logissue", map[string]string{"type": "error", "sourcepath": c}, c)
 			require.NotContains(t, line, "\n")
-			pc, ok := agentParse(line)
+			pc, ok := ParseCommand(line)
 			require.True(t, ok)
-			assert.Equal(t, "task.logissue", pc.name)
-			assert.Equal(t, Neutralize(c), pc.data)
+			assert.Equal(t, "task.logissue", pc.Name)
+			assert.Equal(t, Neutralize(c), pc.Data)
 			if c != "" {
-				assert.Equal(t, Neutralize(c), pc.props["sourcepath"])
+				assert.Equal(t, Neutralize(c), pc.Props["sourcepath"])
 			}
-			assert.Equal(t, "error", pc.props["type"])
+			assert.Equal(t, "error", pc.Props["type"])
 		})
 	}
 }
@@ -90,15 +58,15 @@ func TestInjectedTitleCannotCompleteTask(t *testing.T) {
 	l.Complete(Failed, evil)
 	completes := 0
 	for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n") {
-		pc, ok := agentParse(line)
+		pc, ok := ParseCommand(line)
 		if !ok {
 			assert.False(t, strings.HasPrefix(line, "##[section]"), line)
 			continue
 		}
 		require.True(t, strings.HasPrefix(line, "##vso["), "a command may only start a line: %q", line)
-		if pc.name == "task.complete" {
+		if pc.Name == "task.complete" {
 			completes++
-			assert.Equal(t, "Failed", pc.props["result"])
+			assert.Equal(t, "Failed", pc.Props["result"])
 		}
 	}
 	assert.Equal(t, 1, completes)
@@ -116,15 +84,15 @@ func FuzzEscape(f *testing.F) {
 		if strings.Count(line, "##vso[") != 1 || !strings.HasPrefix(line, "##vso[") {
 			t.Fatalf("live command inside data: %q", line)
 		}
-		pc, ok := agentParse(line)
-		if !ok || pc.name != "task.logissue" || pc.props["type"] != "warning" {
+		pc, ok := ParseCommand(line)
+		if !ok || pc.Name != "task.logissue" || pc.Props["type"] != "warning" {
 			t.Fatalf("command not parsed as written: %q", line)
 		}
-		if pc.data != Neutralize(s) {
-			t.Fatalf("data changed: %q -> %q", s, pc.data)
+		if pc.Data != Neutralize(s) {
+			t.Fatalf("data changed: %q -> %q", s, pc.Data)
 		}
-		if s != "" && (pc.props["sourcepath"] != Neutralize(s) || pc.props["code"] != Neutralize(s)) {
-			t.Fatalf("property changed: %q -> %q", s, pc.props["sourcepath"])
+		if s != "" && (pc.Props["sourcepath"] != Neutralize(s) || pc.Props["code"] != Neutralize(s)) {
+			t.Fatalf("property changed: %q -> %q", s, pc.Props["sourcepath"])
 		}
 		plain := OneLine(s)
 		if strings.ContainsAny(plain, "\r\n") || strings.Contains(plain, "##vso[") || strings.Contains(plain, "##[") {

@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,91 +23,6 @@ const (
 	// A bypass reason that tries to end the task as Succeeded from inside the log.
 	hostileReason = "INC-9 ##vso[task.complete result=Succeeded]all good\n##vso[task.complete result=Succeeded]"
 )
-
-// agentCommand is one logging command as the agent parses it: the first "##vso[" of a line, the
-// command up to the first "]", properties split on ";" then on the first "=".
-type agentCommand struct {
-	name  string
-	props map[string]string
-	data  string
-}
-
-func parseAgentLog(stdout string) []agentCommand {
-	var out []agentCommand
-	for _, line := range strings.Split(stdout, "\n") {
-		i := strings.Index(line, "##vso[")
-		if i < 0 {
-			continue
-		}
-		rest := line[i+len("##vso["):]
-		end := strings.IndexByte(rest, ']')
-		if end < 0 {
-			continue
-		}
-		head, data := rest[:end], rest[end+1:]
-		name, propText, _ := strings.Cut(head, " ")
-		props := map[string]string{}
-		for _, p := range strings.Split(propText, ";") {
-			if k, v, ok := strings.Cut(p, "="); ok {
-				props[strings.TrimSpace(k)] = task.UnescapeProperty(v)
-			}
-		}
-		out = append(out, agentCommand{name: name, props: props, data: task.UnescapeData(data)})
-	}
-	return out
-}
-
-type gateRun struct {
-	stdout   string
-	code     int
-	commands []agentCommand
-	tempDir  string
-}
-
-func (r gateRun) results() []string {
-	var out []string
-	for _, c := range r.commands {
-		if c.name == "task.complete" {
-			out = append(out, c.props["result"])
-		}
-	}
-	return out
-}
-
-func (r gateRun) issues() []agentCommand {
-	var out []agentCommand
-	for _, c := range r.commands {
-		if c.name == "task.logissue" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (r gateRun) outputs() map[string]string {
-	out := map[string]string{}
-	for _, c := range r.commands {
-		if c.name == "task.setvariable" && c.props["isOutput"] == "true" {
-			out[c.props["variable"]] = c.data
-		}
-	}
-	return out
-}
-
-func buildReviewGate(t *testing.T) string {
-	t.Helper()
-	exe := "review-gate"
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	out := filepath.Join(t.TempDir(), exe)
-	build := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/review-gate")
-	build.Dir = repoRoot(t)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	output, err := build.CombinedOutput()
-	require.NoError(t, err, "build review-gate: %s", output)
-	return out
-}
 
 // reviewsSim serves the demo scenario from examples/, with PR 22's bypass reason made hostile.
 func reviewsSim(t *testing.T) (*azdosim.Server, string) {
@@ -134,9 +44,8 @@ func reviewsSim(t *testing.T) (*azdosim.Server, string) {
 	return sim, sim.OrgURL(srv.URL) + "/"
 }
 
-func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]string) gateRun {
+func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]string) agentRun {
 	t.Helper()
-	tmp := t.TempDir()
 	vars := map[string]string{
 		"TF_BUILD":                  "True",
 		"SYSTEM_COLLECTIONURI":      collectionURI,
@@ -147,7 +56,6 @@ func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]strin
 		"BUILD_REPOSITORY_PROVIDER": "TfsGit",
 		"BUILD_SOURCEBRANCH":        "refs/heads/main",
 		"BUILD_SOURCEVERSION":       reviewsCompliant,
-		"AGENT_TEMPDIRECTORY":       tmp,
 		task.JobTokenVar:            reviewsToken,
 		// What the agent exports for the task's inputs: task.json defaults with macros expanded.
 		"INPUT_REPOSITORY":                   reviewsRepoID,
@@ -165,27 +73,11 @@ func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]strin
 	for k, v := range env {
 		vars[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err, "stderr: %s", stderr.String())
-	}
-	return gateRun{stdout: stdout.String(), code: code, commands: parseAgentLog(stdout.String()), tempDir: tmp}
+	return runAgent(t, bin, vars)
 }
 
 func TestReviewGateBinary(t *testing.T) {
-	bin := buildReviewGate(t)
+	bin := buildCmd(t, "review-gate")
 
 	t.Run("compliant change", func(t *testing.T) {
 		sim, uri := reviewsSim(t)
@@ -209,14 +101,14 @@ func TestReviewGateBinary(t *testing.T) {
 		assert.Equal(t, []string{"Failed"}, run.results(), "exactly one result, from the gate: %s", run.stdout)
 		var codes []string
 		for _, is := range run.issues() {
-			codes = append(codes, is.props["code"])
-			assert.Equal(t, "error", is.props["type"])
+			codes = append(codes, is.Props["code"])
+			assert.Equal(t, "error", is.Props["type"])
 		}
 		assert.ElementsMatch(t, []string{"PR011", "PR013"}, codes)
 		for _, is := range run.issues() {
-			if is.props["code"] == "PR013" {
-				assert.Contains(t, is.data, "completed by Dave Oncall")
-				assert.Contains(t, is.data, "INC-9 ##vso%5Btask.complete result=Succeeded]all good")
+			if is.Props["code"] == "PR013" {
+				assert.Contains(t, is.Data, "completed by Dave Oncall")
+				assert.Contains(t, is.Data, "INC-9 ##vso%5Btask.complete result=Succeeded]all good")
 			}
 		}
 		for _, line := range strings.Split(run.stdout, "\n") {
@@ -242,7 +134,7 @@ func TestReviewGateBinary(t *testing.T) {
 		assert.Equal(t, 1, run.code, run.stdout)
 		assert.Equal(t, []string{"Failed"}, run.results())
 		require.Len(t, run.issues(), 1)
-		assert.Equal(t, "PR010", run.issues()[0].props["code"])
+		assert.Equal(t, "PR010", run.issues()[0].Props["code"])
 		assert.Equal(t, "", run.outputs()["pullRequestId"])
 	})
 
@@ -261,7 +153,7 @@ func TestReviewGateBinary(t *testing.T) {
 		assert.Equal(t, 2, run.code, run.stdout)
 		assert.Equal(t, []string{"Failed"}, run.results())
 		require.Len(t, run.issues(), 1)
-		assert.Contains(t, run.issues()[0].data, `hosted by "GitHub"`)
+		assert.Contains(t, run.issues()[0].Data, `hosted by "GitHub"`)
 	})
 
 	t.Run("403 fails closed with the permission", func(t *testing.T) {
@@ -271,8 +163,8 @@ func TestReviewGateBinary(t *testing.T) {
 		assert.Equal(t, 2, run.code, run.stdout)
 		assert.Equal(t, []string{"Failed"}, run.results())
 		require.Len(t, run.issues(), 1)
-		assert.Contains(t, run.issues()[0].data, "403 Forbidden")
-		assert.Contains(t, run.issues()[0].data, "Build Service")
+		assert.Contains(t, run.issues()[0].Data, "403 Forbidden")
+		assert.Contains(t, run.issues()[0].Data, "Build Service")
 	})
 
 	t.Run("refused token fails closed", func(t *testing.T) {

@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,104 +19,6 @@ import (
 // demo scenario served by azdosim over real HTTP.
 
 const wiToken = "stagegate-demo-token"
-
-// wiCommand is one logging command as the agent reads it: the first "##vso[" of a line, the
-// command up to the first "]", properties split on ";" then on the first "=".
-type wiCommand struct {
-	name  string
-	props map[string]string
-	data  string
-}
-
-type wiRun struct {
-	stdout   string
-	code     int
-	tempDir  string
-	commands []wiCommand
-}
-
-func (r wiRun) named(name string) []wiCommand {
-	var out []wiCommand
-	for _, c := range r.commands {
-		if c.name == name {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (r wiRun) outputs() map[string]string {
-	m := map[string]string{}
-	for _, c := range r.named("task.setvariable") {
-		if c.props["isOutput"] == "true" {
-			m[c.props["variable"]] = c.data
-		}
-	}
-	return m
-}
-
-// codes counts logissue codes.
-func (r wiRun) codes() map[string]int {
-	m := map[string]int{}
-	for _, c := range r.named("task.logissue") {
-		m[c.props["code"]]++
-	}
-	return m
-}
-
-func wiParse(stdout string) []wiCommand {
-	var out []wiCommand
-	for _, line := range strings.Split(stdout, "\n") {
-		i := strings.Index(line, "##vso[")
-		if i < 0 {
-			continue
-		}
-		rest := line[i+len("##vso["):]
-		end := strings.IndexByte(rest, ']')
-		if end < 0 {
-			continue
-		}
-		name, propText, _ := strings.Cut(rest[:end], " ")
-		props := map[string]string{}
-		for _, p := range strings.Split(propText, ";") {
-			if k, v, ok := strings.Cut(p, "="); ok {
-				props[k] = task.UnescapeProperty(v)
-			}
-		}
-		out = append(out, wiCommand{name: name, props: props, data: task.UnescapeData(rest[end+1:])})
-	}
-	return out
-}
-
-func wiBuild(t *testing.T, root string) string {
-	t.Helper()
-	exe := "workitem-gate"
-	if runtime.GOOS == "windows" {
-		exe += ".exe"
-	}
-	out := filepath.Join(t.TempDir(), exe)
-	build := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/workitem-gate")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	output, err := build.CombinedOutput()
-	require.NoError(t, err, "build workitem-gate: %s", output)
-	return out
-}
-
-// wiRoot finds the module root from the test's directory.
-func wiRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test")
-		dir = parent
-	}
-}
 
 // wiSim serves examples/azdo/scenario.json on a new server; edit may change the scenario first.
 func wiSim(t *testing.T, root string, edit func(*azdosim.Scenario)) (*azdosim.Server, string) {
@@ -138,16 +35,14 @@ func wiSim(t *testing.T, root string, edit func(*azdosim.Scenario)) (*azdosim.Se
 	return sim, sim.OrgURL(srv.URL) + "/"
 }
 
-func wiExec(t *testing.T, bin, collectionURI string, env map[string]string) wiRun {
+func wiExec(t *testing.T, bin, collectionURI string, env map[string]string) agentRun {
 	t.Helper()
-	tmp := t.TempDir()
 	vars := map[string]string{
 		"TF_BUILD":             "True",
 		"SYSTEM_COLLECTIONURI": collectionURI,
 		"SYSTEM_TEAMPROJECT":   "Payments",
 		"SYSTEM_JOBID":         "job-7",
 		"BUILD_BUILDID":        "501",
-		"AGENT_TEMPDIRECTORY":  tmp,
 		"STAGEGATE_TIMEOUT":    "30s",
 		task.JobTokenVar:       wiToken,
 		// The agent applies task.json defaults and expands $(System.TeamProject) itself.
@@ -169,28 +64,12 @@ func wiExec(t *testing.T, bin, collectionURI string, env map[string]string) wiRu
 	for k, v := range env {
 		vars[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp}
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(t, err, "stderr: %s", stderr.String())
-	}
-	return wiRun{stdout: stdout.String(), code: code, tempDir: tmp, commands: wiParse(stdout.String())}
+	return runAgent(t, bin, vars)
 }
 
 func TestWorkItemGateBinary(t *testing.T) {
-	root := wiRoot(t)
-	bin := wiBuild(t, root)
+	root := repoRoot(t)
+	bin := buildCmd(t, "workitem-gate")
 
 	t.Run("defaults fail on the overdue critical item", func(t *testing.T) {
 		sim, uri := wiSim(t, root, nil)
@@ -200,14 +79,14 @@ func TestWorkItemGateBinary(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(run.stdout, wiToken))
 		complete := run.named("task.complete")
 		require.Len(t, complete, 1)
-		assert.Equal(t, "Failed", complete[0].props["result"])
-		assert.Equal(t, "Security work item gate failed: 7 violations", complete[0].data)
+		assert.Equal(t, "Failed", complete[0].Props["result"])
+		assert.Equal(t, "Security work item gate failed: 7 violations", complete[0].Data)
 		assert.Equal(t, map[string]int{"WI001": 6, "WI002": 1}, run.codes())
 		var overdue []string
 		for _, c := range run.named("task.logissue") {
-			assert.Equal(t, "error", c.props["type"])
-			if c.props["code"] == "WI002" {
-				overdue = append(overdue, c.data)
+			assert.Equal(t, "error", c.Props["type"])
+			if c.Props["code"] == "WI002" {
+				overdue = append(overdue, c.Data)
 			}
 		}
 		require.Len(t, overdue, 1)
@@ -228,7 +107,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 
 		uploads := run.named("task.uploadsummary")
 		require.Len(t, uploads, 1)
-		summary, err := os.ReadFile(uploads[0].data)
+		summary, err := os.ReadFile(uploads[0].Data)
 		require.NoError(t, err)
 		assert.Contains(t, string(summary), "### Security work items by severity")
 		assert.Contains(t, string(summary), "| 1 - Critical | 2 | 0 | 1 | 7 | 12 | 0 | 0 |")
@@ -240,7 +119,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 		assert.Equal(t, 0, run.code, run.stdout)
 		complete := run.named("task.complete")
 		require.Len(t, complete, 1)
-		assert.Equal(t, "SucceededWithIssues", complete[0].props["result"])
+		assert.Equal(t, "SucceededWithIssues", complete[0].Props["result"])
 		assert.Equal(t, 7, len(run.named("task.logissue")))
 	})
 
@@ -253,7 +132,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(run.stdout, "##vso[task.complete"), run.stdout)
 		complete := run.named("task.complete")
 		require.Len(t, complete, 1)
-		assert.Equal(t, "Failed", complete[0].props["result"])
+		assert.Equal(t, "Failed", complete[0].Props["result"])
 		assert.Equal(t, "1", run.outputs()["overdue"])
 		assert.Len(t, run.named("task.setvariable"), 7)
 	})
@@ -275,8 +154,8 @@ func TestWorkItemGateBinary(t *testing.T) {
 			assert.Equal(t, 2, run.code, run.stdout)
 			complete := run.named("task.complete")
 			require.Len(t, complete, 1)
-			assert.Equal(t, "Failed", complete[0].props["result"])
-			assert.Contains(t, complete[0].data, "401 Unauthorized")
+			assert.Equal(t, "Failed", complete[0].Props["result"])
+			assert.Contains(t, complete[0].Data, "401 Unauthorized")
 			assert.Equal(t, 1, strings.Count(run.stdout, "expired-token"), "only in setsecret, so the agent masks it")
 		}
 	})
@@ -287,6 +166,6 @@ func TestWorkItemGateBinary(t *testing.T) {
 		assert.Equal(t, 2, run.code)
 		complete := run.named("task.complete")
 		require.Len(t, complete, 1)
-		assert.Equal(t, `Security work item gate could not evaluate: input "maxHigh": got "two", expected an integer from -1 to 1000000 (-1 means no limit)`, complete[0].data)
+		assert.Equal(t, `Security work item gate could not evaluate: input "maxHigh": got "two", expected an integer from -1 to 1000000 (-1 means no limit)`, complete[0].Data)
 	})
 }
