@@ -67,23 +67,6 @@ func (r agentRun) outputs() map[string]string {
 	return m
 }
 
-// files returns everything the run wrote where a user could read it: stdout, stderr and the
-// files in the agent's temp directory (the summary, SARIF).
-func (r agentRun) files(t *testing.T) map[string]string {
-	t.Helper()
-	out := map[string]string{"stdout": r.stdout, "stderr": r.stderr}
-	require.NoError(t, filepath.WalkDir(r.tempDir, func(p string, d os.DirEntry, err error) error {
-		require.NoError(t, err)
-		if !d.IsDir() {
-			data, err := os.ReadFile(p)
-			require.NoError(t, err)
-			out[p] = string(data)
-		}
-		return nil
-	}))
-	return out
-}
-
 // buildCmd builds ./cmd/<name> as the packager does (no cgo, trimmed paths) into a temp dir.
 func buildCmd(t *testing.T, name string) string {
 	t.Helper()

@@ -57,21 +57,17 @@ func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]strin
 		"BUILD_SOURCEBRANCH":        "refs/heads/main",
 		"BUILD_SOURCEVERSION":       reviewsCompliant,
 		task.JobTokenVar:            reviewsToken,
-		// What the agent exports for the task's inputs: task.json defaults with macros expanded.
-		"INPUT_REPOSITORY":                   reviewsRepoID,
-		"INPUT_BRANCH":                       "refs/heads/main",
-		"INPUT_COMMIT":                       reviewsCompliant,
-		"INPUT_PRODUCTIONBRANCHES":           "refs/heads/main,refs/heads/master,refs/heads/release/*",
-		"INPUT_MINIMUMAPPROVERS":             "2",
-		"INPUT_ONNONPRODUCTIONBRANCH":        "pass",
-		"INPUT_MODE":                         "enforce",
-		"INPUT_CHECKPOLICY":                  "true",
-		"INPUT_CHECKCHANGE":                  "true",
-		"INPUT_COUNTAPPROVEDWITHSUGGESTIONS": "true",
-		"STAGEGATE_TIMEOUT":                  "30s",
+		"STAGEGATE_TIMEOUT":         "30s",
 	}
 	for k, v := range env {
 		vars[k] = v
+	}
+	for k, v := range agentInputs(t, "ProductionReviewGate", map[string]string{
+		"Build.Repository.ID": vars["BUILD_REPOSITORY_ID"], "Build.SourceBranch": vars["BUILD_SOURCEBRANCH"], "Build.SourceVersion": vars["BUILD_SOURCEVERSION"],
+	}) {
+		if _, set := vars[k]; !set {
+			vars[k] = v
+		}
 	}
 	return runAgent(t, bin, vars)
 }

@@ -45,24 +45,15 @@ func wiExec(t *testing.T, bin, collectionURI string, env map[string]string) agen
 		"BUILD_BUILDID":        "501",
 		"STAGEGATE_TIMEOUT":    "30s",
 		task.JobTokenVar:       wiToken,
-		// The agent applies task.json defaults and expands $(System.TeamProject) itself.
-		"INPUT_PROJECT":          "Payments",
-		"INPUT_TAGS":             "Security",
-		"INPUT_WORKITEMTYPES":    "",
-		"INPUT_AREAPATH":         "",
-		"INPUT_SCOPE":            "project",
-		"INPUT_MODE":             "enforce",
-		"INPUT_MAXCRITICAL":      "0",
-		"INPUT_MAXHIGH":          "0",
-		"INPUT_MAXMEDIUM":        "-1",
-		"INPUT_MAXLOW":           "-1",
-		"INPUT_SLADAYS":          "critical=7,high=30,medium=90,low=180",
-		"INPUT_DEFAULTSEVERITY":  "2 - High",
-		"INPUT_QUERYID":          "",
-		"INPUT_REQUIREREVIEWTAG": "",
 	}
 	for k, v := range env {
 		vars[k] = v
+	}
+	// What the agent exports for the task's inputs: task.json defaults with macros expanded.
+	for k, v := range agentInputs(t, "SecurityWorkItemGate", map[string]string{"System.TeamProject": "Payments"}) {
+		if _, set := vars[k]; !set {
+			vars[k] = v
+		}
 	}
 	return runAgent(t, bin, vars)
 }
