@@ -1,14 +1,16 @@
 // Package keyvault implements the KeyVaultReferenceGate task: it proves that secrets in ARM,
 // Bicep, Terraform and Azure Pipelines files come from Key Vault references, never literals,
-// and that no credential sits in any scanned file (rules KV000-KV011).
+// and that no credential sits in any scanned file (rules KV000-KV011), and with
+// verifyReferences looks every referenced secret up in Key Vault (KV012-KV014, package
+// pkg/keyvault/verify).
 //
 // A scan is two-phase. Phase 1 streams the files discovery yields to GOMAXPROCS workers; each
 // reads one file once, classifies and parses it, applies the per-file rules and keeps a small
 // summary (declared secure parameters, parameter values, deployment tasks), never the parse
 // tree. Phase 2 pairs parameters files, .bicepparam files, Bicep modules and pipeline deployment
 // tasks with their templates using the summaries alone. Every Key Vault reference found is kept
-// in the pkg/keyvault model, so reference verification (KV012-KV014, verifyReferences) can be
-// added as a step over Result.References.
+// in the pkg/keyvault model; reference verification (KV012-KV014, verifyReferences) is a step over
+// Result.References through Options.Verifier.
 package keyvault
 
 import (
@@ -22,6 +24,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/gaterun"
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/discover"
 	kv "github.com/stagegate/stagegate/pkg/keyvault"
+	"github.com/stagegate/stagegate/pkg/keyvault/azcred"
+	"github.com/stagegate/stagegate/pkg/keyvault/verify"
 	"github.com/stagegate/stagegate/pkg/task"
 )
 
@@ -35,14 +39,26 @@ const (
 // in chunks. Azure Resource Manager refuses templates over 4 MiB, so nothing deployable is lost.
 const DefaultMaxFileSize = 32 << 20
 
-// Gate returns the gate definition for gaterun.
-func Gate() gaterun.Gate {
+// Gate returns the gate definition for gaterun. Off an agent, verification without
+// azureSubscription uses DefaultAzureCredential (az login, AZURE_* environment, managed
+// identity): the stagegate CLI and the check server use this.
+func Gate() gaterun.Gate { return newGate(azcred.DefaultAzureCredential) }
+
+// AgentGate is Gate without the DefaultAzureCredential fallback, for the keyvault-gate task
+// binary, which runs on agents with a service connection: leaving the default chain out keeps
+// about 0.8 MB (its public-client and developer-tool credentials) out of every platform's
+// binary in the .vsix. Off an agent it asks for azureSubscription or for `stagegate keyvault`.
+func AgentGate() gaterun.Gate { return newGate(nil) }
+
+func newGate(local azcred.LocalFunc) gaterun.Gate {
 	return gaterun.Gate{
 		Task:       TaskName,
 		Command:    "keyvault",
 		Title:      Title,
 		Positional: "rootDirectory",
-		Evaluate:   evaluate,
+		Evaluate: func(ctx context.Context, rt *gaterun.Runtime) (*finding.Report, error) {
+			return evaluate(ctx, rt, local)
+		},
 	}
 }
 
@@ -69,15 +85,25 @@ type Options struct {
 	Progress func(string)
 }
 
-// Verifier looks Key Vault references up in Key Vault (KV012-KV014). This version has none;
-// live verification plugs in here.
+// Verifier looks Key Vault references up in Key Vault (KV012-KV014); *verify.Verifier is the
+// live one. An error means the gate could not evaluate: it fails closed.
 type Verifier interface {
 	Verify(ctx context.Context, refs []kv.Reference) ([]finding.Finding, error)
 }
 
-// ErrVerifyNotImplemented is returned when verifyReferences is true: this version cannot look
-// secrets up, and a gate must not pretend it did.
-var ErrVerifyNotImplemented = errors.New("input \"verifyReferences\": looking the referenced secrets up in Key Vault (rules KV012-KV014) is not implemented in this version of stagegate; set verifyReferences to false to run the static rules KV000-KV011")
+// VerifyReport is implemented by verifiers that also describe what they looked up, for the
+// report: a check detail line, a table of every reference's state, notes, and the number of
+// secrets looked up (the secretsVerified output). *verify.Verifier implements it.
+type VerifyReport interface {
+	Detail() string
+	Table() finding.Table
+	Notes() []string
+	Verified() int
+}
+
+// ErrNoVerifier is returned when verifyReferences is true but no Verifier was configured: the
+// gate must not pretend it verified anything.
+var ErrNoVerifier = errors.New("input \"verifyReferences\": is true but no Key Vault verifier is configured (rules KV012-KV014 cannot run)")
 
 // OptionsFromInputs reads the task inputs. Relative paths resolve against workDir.
 func OptionsFromInputs(in *task.Inputs, workDir string) (*Options, error) {
@@ -122,12 +148,25 @@ func OptionsFromInputs(in *task.Inputs, workDir string) (*Options, error) {
 	return o, nil
 }
 
-func evaluate(ctx context.Context, rt *gaterun.Runtime) (*finding.Report, error) {
+func evaluate(ctx context.Context, rt *gaterun.Runtime, local azcred.LocalFunc) (*finding.Report, error) {
 	opt, err := OptionsFromInputs(rt.Inputs, rt.WorkDir)
 	if err != nil {
 		return nil, err
 	}
 	opt.Progress = rt.Info
+	if opt.Verify {
+		// Built before the scan, so a broken service connection fails fast.
+		id, err := azcred.New(azcred.Config{Env: rt.Env, OnAgent: rt.OnAgent, Connection: opt.AzureSubscription, Secret: rt.Secret, Local: local})
+		if err != nil {
+			return nil, err
+		}
+		rt.Info("Key Vault references will be verified as " + id.String())
+		v, err := verify.New(verify.Options{Identity: id, Now: rt.Now, ExpiryWarningDays: opt.ExpiryWarningDays, RequireExpiry: opt.RequireExpiry})
+		if err != nil {
+			return nil, err
+		}
+		opt.Verifier = v
+	}
 	res, err := Scan(ctx, opt)
 	if err != nil {
 		return nil, err

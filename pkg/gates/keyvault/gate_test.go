@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -269,23 +270,26 @@ func TestVerifyReferencesFailsClosed(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, o.Verify)
 	_, err = Scan(context.Background(), o)
-	require.ErrorIs(t, err, ErrVerifyNotImplemented)
-	assert.Contains(t, err.Error(), "not implemented in this version")
+	require.ErrorIs(t, err, ErrNoVerifier)
 
 	// The seam: a verifier gets every reference and its findings join the report.
 	o.Verifier = verifierFunc(func(_ context.Context, refs []kv.Reference) ([]finding.Finding, error) {
 		return []finding.Finding{{Rule: rules.KV012, Severity: finding.Error, Message: "secret missing", Fingerprint: "v1"}}, nil
 	})
-	o.AzureSubscription = ""
-	_, err = Scan(context.Background(), o)
-	require.ErrorContains(t, err, `input "azureSubscription"`)
-	o.AzureSubscription = "sc"
 	res, err := Scan(context.Background(), o)
 	require.NoError(t, err)
 	rep := res.Report()
 	res.SetOutputs(rep, nil)
 	require.Len(t, rep.Findings, 1)
 	assert.Equal(t, rules.KV012, rep.Findings[0].Rule)
+	assert.Equal(t, "Key Vault verification", rep.Findings[0].Check, "a verifier's findings are grouped under the verification check")
+
+	// A verifier that cannot evaluate fails the scan with its cause.
+	o.Verifier = verifierFunc(func(context.Context, []kv.Reference) ([]finding.Finding, error) {
+		return nil, errors.New("vault kv: 403 Forbidden")
+	})
+	_, err = Scan(context.Background(), o)
+	require.ErrorContains(t, err, "403 Forbidden")
 }
 
 type verifierFunc func(context.Context, []kv.Reference) ([]finding.Finding, error)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stagegate/stagegate/pkg/finding"
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/rules"
+	"github.com/stagegate/stagegate/pkg/keyvault/verify"
 )
 
 // maxReferenceRows bounds the Key Vault references table in the summary.
@@ -45,11 +46,33 @@ func (res *Result) Report() *finding.Report {
 			})
 		}
 	}
-	rep.Findings = append(rep.Findings, res.verified...)
+	if res.verifiedRan {
+		rep.Rules = append(rep.Rules, rules.VerifyCatalog()...)
+		detail := fmt.Sprintf("%d Key Vault %s checked", len(res.References), plural(len(res.References), "reference", "references"))
+		if res.verifyReport != nil {
+			detail = res.verifyReport.Detail()
+		}
+		rep.Checks = append(rep.Checks, finding.Check{Name: verify.CheckName, Detail: detail})
+		for _, f := range res.verified {
+			if f.Check == "" {
+				f.Check = verify.CheckName
+			}
+			rep.Findings = append(rep.Findings, f)
+		}
+	}
 	rep.Notes = append(rep.Notes, res.notes...)
+	if res.verifyReport != nil {
+		rep.Notes = append(rep.Notes, res.verifyReport.Notes()...)
+	}
 	rep.Tables = append(rep.Tables, byRuleTable(rep))
-	if t, ok := res.referenceTable(); ok {
-		rep.Tables = append(rep.Tables, t)
+	switch {
+	case res.verifyReport != nil:
+		// Lists every reference with its state; it supersedes the plain references table.
+		rep.Tables = append(rep.Tables, res.verifyReport.Table())
+	default:
+		if t, ok := res.referenceTable(); ok {
+			rep.Tables = append(rep.Tables, t)
+		}
 	}
 	return rep
 }
@@ -147,7 +170,10 @@ func (res *Result) SetOutputs(rep *finding.Report, accepted func(i int) bool) {
 		}
 	}
 	verified := 0
-	if res.verified != nil {
+	switch {
+	case res.verifyReport != nil:
+		verified = res.verifyReport.Verified()
+	case res.verifiedRan:
 		verified = len(res.References)
 	}
 	rep.Outputs = []finding.Output{

@@ -44,8 +44,11 @@ type Result struct {
 
 	files []*rules.FileResult
 	notes []string
-	// verified holds findings from a Verifier (KV012-KV014).
-	verified []finding.Finding
+	// verified holds findings from a Verifier (KV012-KV014); verifiedRan says one ran, and
+	// verifyReport describes its lookups when it can.
+	verified     []finding.Finding
+	verifiedRan  bool
+	verifyReport VerifyReport
 }
 
 type job struct {
@@ -66,10 +69,7 @@ type outcome struct {
 // per worker plus the small summaries.
 func Scan(ctx context.Context, opt *Options) (*Result, error) {
 	if opt.Verify && opt.Verifier == nil {
-		return nil, ErrVerifyNotImplemented
-	}
-	if opt.Verify && opt.AzureSubscription == "" {
-		return nil, errors.New("input \"azureSubscription\": is required when verifyReferences is true: give an Azure Resource Manager service connection")
+		return nil, ErrNoVerifier
 	}
 	start := time.Now()
 	workers := opt.Workers
@@ -147,7 +147,10 @@ func Scan(ctx context.Context, opt *Options) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("verify Key Vault references: %w", err)
 		}
-		res.verified = found
+		res.verified, res.verifiedRan = found, true
+		if vr, ok := opt.Verifier.(VerifyReport); ok {
+			res.verifyReport = vr
+		}
 	}
 	if opt.Progress != nil {
 		opt.Progress(fmt.Sprintf("Scanned %d files (%s) in %s; %d Key Vault references found", res.FilesScanned, humanBytes(res.BytesScanned), res.Duration.Round(time.Millisecond), len(res.References)))
