@@ -121,6 +121,16 @@ func runLocal(ctx context.Context, g Gate, args []string, env task.LookupFunc, s
 		fmt.Fprintf(stderr, "stagegate %s: write report: %v\n", g.Command, err)
 		return ExitError
 	}
+	// sarifFile is a task input like any other, so it is a flag here too; honour it as the agent
+	// does rather than accept it and write nothing.
+	if hasInput(def, "sarifFile") {
+		if p := rt.Inputs.Path("sarifFile", cwd); p != "" {
+			if err := writeFile(p, func(w io.Writer) error { return render.SARIF(w, ev.report, m) }); err != nil {
+				fmt.Fprintf(stderr, "stagegate %s: input \"sarifFile\": %v\n", g.Command, err)
+				return ExitError
+			}
+		}
+	}
 	if *writeBaseline != "" {
 		b := finding.NewBaseline(ev.report, "TODO: say why this finding is accepted", opt.Now().AddDate(0, 3, 0))
 		data, _ := json.MarshalIndent(b, "", "  ")

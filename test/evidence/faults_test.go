@@ -1,0 +1,295 @@
+package evidence
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
+	"github.com/stagegate/stagegate/pkg/gaterun"
+)
+
+// The fault matrix: each Azure DevOps gate, run through gaterun.Main in agent mode against the
+// simulator over real HTTP, with one fault injected on one REST call. A transient fault must be
+// retried to the same result as a run without it; a fault that stops the evaluation must end the
+// task Failed with exit code 2 (in enforce and in audit mode) and a message that names the cause
+// and what to do. The transport's sleep is recorded instead of waited, so Retry-After can be
+// checked exactly and the matrix runs in seconds.
+
+// azdoGate is a gate under test with the REST calls faults are injected on.
+type azdoGate struct {
+	name     string
+	scenario string
+	env      func(uri string) map[string]string
+	gate     func(p *probe, attemptTimeout time.Duration) gaterun.Gate
+	routes   []gateRoute
+}
+
+// gateRoute is one REST call of a gate, with what its 403 and 404 messages must name.
+type gateRoute struct {
+	route      string
+	permission string // the permission a 403 names
+	target     string // what a 404 names
+}
+
+const buildService = `"Payments Build Service (contoso)"`
+
+var azdoGates = []azdoGate{
+	{name: "workitems", scenario: "scenario.json", env: workItemsEnv, gate: (*probe).workItemsGate, routes: []gateRoute{
+		{azdosim.RouteWIQL, `"View work items in this node"`, `project "Payments"`},
+		{azdosim.RouteWorkItemsBatch, `"View work items in this node"`, `project "Payments"`},
+		{azdosim.RouteWorkItemTypeStates, `"View work items in this node"`, `work item type "Bug" in project "Payments"`},
+	}},
+	{name: "reviews", scenario: "reviews-scenario.json", env: reviewsEnv, gate: (*probe).reviewsGate, routes: []gateRoute{
+		{azdosim.RoutePolicyConfigurations, `"Read" on the repository (Code)`, `repository "` + reviewsRepoID + `" in project "Payments"`},
+		{azdosim.RoutePullRequestQuery, `"Read" on the repository (Code)`, `repository "` + reviewsRepoID + `" in project "Payments"`},
+		{azdosim.RoutePullRequest, `"Read" on the repository (Code)`, `pull request 21 in repository "` + reviewsRepoID + `"`},
+	}},
+}
+
+// faultCell is one column of the matrix.
+type faultCell struct {
+	name  string
+	fault azdosim.Fault
+	// attemptTimeout bounds each attempt (0: the transport's default, 30s); timeout is
+	// STAGEGATE_TIMEOUT, the overall deadline (default 30s here).
+	attemptTimeout time.Duration
+	timeout        string
+	// primaryOnly runs the cell on the gate's first route only (cells that cost wall time).
+	primaryOnly bool
+	// recovers: the run must end exactly like the run without the fault.
+	recovers bool
+	// want are phrases the Failed message must contain (r is the route under test).
+	want func(r gateRoute) []string
+	// check adds cell-specific assertions.
+	check func(t *testing.T, c cellRun)
+}
+
+// cellRun is what one cell observed.
+type cellRun struct {
+	run    agentRun
+	hits   int // requests the simulator logged on the faulted route
+	sleeps []time.Duration
+	warns  []string
+}
+
+func phrases(p ...string) func(gateRoute) []string { return func(gateRoute) []string { return p } }
+
+func sleepsAll(d time.Duration, n int) func(t *testing.T, c cellRun) {
+	return func(t *testing.T, c cellRun) {
+		t.Helper()
+		if n == 0 {
+			assert.Empty(t, c.sleeps, "no retry")
+			return
+		}
+		want := make([]time.Duration, n)
+		for i := range want {
+			want[i] = d
+		}
+		assert.Equal(t, want, c.sleeps, "Retry-After is honoured exactly")
+	}
+}
+
+func warned(substr string) func(t *testing.T, c cellRun) {
+	return func(t *testing.T, c cellRun) {
+		t.Helper()
+		assert.True(t, anyContains(c.warns, substr), "a pipeline warning says %q: %v", substr, c.warns)
+	}
+}
+
+func anyContains(lines []string, substr string) bool {
+	for _, l := range lines {
+		if strings.Contains(l, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func both(fs ...func(t *testing.T, c cellRun)) func(t *testing.T, c cellRun) {
+	return func(t *testing.T, c cellRun) {
+		t.Helper()
+		for _, f := range fs {
+			f(t, c)
+		}
+	}
+}
+
+func hitsAtLeast(n int) func(t *testing.T, c cellRun) {
+	return func(t *testing.T, c cellRun) {
+		t.Helper()
+		assert.GreaterOrEqual(t, c.hits, n, "requests on the faulted call")
+	}
+}
+
+func hitsExactly(n int) func(t *testing.T, c cellRun) {
+	return func(t *testing.T, c cellRun) {
+		t.Helper()
+		assert.Equal(t, n, c.hits, "requests on the faulted call")
+	}
+}
+
+const attempt4 = "gave up after 4 attempts"
+
+var faultCells = []faultCell{
+	{name: "429 twice, Retry-After 7", fault: azdosim.Fault{Kind: azdosim.FaultThrottle, RetryAfter: "7", Times: 2}, recovers: true,
+		check: both(sleepsAll(7*time.Second, 2), hitsAtLeast(3), warned("429 Too Many Requests; retrying in 7s"))},
+	{name: "429 always", fault: azdosim.Fault{Kind: azdosim.FaultThrottle, RetryAfter: "1"},
+		want:  phrases("429 Too Many Requests", attempt4, "rate limit"),
+		check: both(sleepsAll(time.Second, 3), hitsExactly(4))},
+	{name: "429 with Retry-After past the deadline", fault: azdosim.Fault{Kind: azdosim.FaultThrottle, RetryAfter: "120"}, timeout: "20s",
+		want:  phrases("429 Too Many Requests", "a retry would wait 2m0s but the deadline comes first", "rate limit"),
+		check: both(sleepsAll(0, 0), hitsExactly(1))},
+	{name: "503 burst of 3", fault: azdosim.Fault{Kind: azdosim.FaultStatus, Status: http.StatusServiceUnavailable, Times: 3}, recovers: true,
+		check: both(hitsAtLeast(4), warned("503 Service Unavailable; retrying"))},
+	{name: "503 always", fault: azdosim.Fault{Kind: azdosim.FaultStatus, Status: http.StatusServiceUnavailable},
+		want:  phrases("503 Service Unavailable", attempt4, "status.dev.azure.com"),
+		check: hitsExactly(4)},
+	{name: "503 empty body burst", fault: azdosim.Fault{Kind: azdosim.FaultEmpty, Status: http.StatusServiceUnavailable, Times: 2}, recovers: true,
+		check: both(hitsAtLeast(3), warned("503 Service Unavailable; retrying"))},
+	{name: "connection reset once", fault: azdosim.Fault{Kind: azdosim.FaultReset, Times: 1}, recovers: true,
+		// net/http itself retries a GET on a reset reused connection; the transport retries the rest.
+		check: hitsAtLeast(2)},
+	{name: "connection reset always", fault: azdosim.Fault{Kind: azdosim.FaultReset},
+		want:  phrases("connection reset", attempt4, "network access"),
+		check: hitsAtLeast(4)},
+	{name: "slow once, past the attempt timeout", fault: azdosim.Fault{Kind: azdosim.FaultLatency, Latency: time.Minute, Times: 1}, attemptTimeout: 200 * time.Millisecond, recovers: true,
+		check: warned("no answer within 200ms; retrying")},
+	{name: "slow always, past every attempt timeout", fault: azdosim.Fault{Kind: azdosim.FaultLatency, Latency: time.Minute}, attemptTimeout: 200 * time.Millisecond, primaryOnly: true,
+		want:  phrases("no answer from Azure DevOps", "after 4 attempts"),
+		check: warned("no answer within 200ms; retrying in")},
+	{name: "slow past the task deadline", fault: azdosim.Fault{Kind: azdosim.FaultLatency, Latency: time.Minute}, timeout: "1s", primaryOnly: true,
+		want: phrases("no answer from Azure DevOps", "before the deadline", "raise the task's timeout")},
+	{name: "truncated JSON once", fault: azdosim.Fault{Kind: azdosim.FaultTruncate, Times: 1}, recovers: true,
+		check: both(hitsAtLeast(2), warned("incomplete JSON body; retrying"))},
+	{name: "truncated JSON always", fault: azdosim.Fault{Kind: azdosim.FaultTruncate},
+		want:  phrases("200 OK", "truncated or not JSON", attempt4),
+		check: hitsExactly(4)},
+	{name: "HTML error page once", fault: azdosim.Fault{Kind: azdosim.FaultHTML, Times: 1}, recovers: true,
+		check: both(hitsAtLeast(2), warned("500 Internal Server Error; retrying"))},
+	{name: "HTML error page always", fault: azdosim.Fault{Kind: azdosim.FaultHTML},
+		want:  phrases("500 Internal Server Error", attempt4, "not JSON: an HTML error page"),
+		check: hitsExactly(4)},
+	{name: "401", fault: azdosim.Fault{Kind: azdosim.FaultStatus, Status: http.StatusUnauthorized},
+		want:  phrases("401 Unauthorized", "the job token (System.AccessToken / SystemVssConnection)", "only valid while its job runs"),
+		check: both(hitsExactly(1), sleepsAll(0, 0))},
+	{name: "403", fault: azdosim.Fault{Kind: azdosim.FaultStatus, Status: http.StatusForbidden},
+		want: func(r gateRoute) []string {
+			return []string{"403 Forbidden", r.permission, buildService, "Limit job authorization scope"}
+		},
+		check: both(hitsExactly(1), sleepsAll(0, 0))},
+	{name: "404", fault: azdosim.Fault{Kind: azdosim.FaultStatus, Status: http.StatusNotFound},
+		want: func(r gateRoute) []string {
+			return []string{"404 Not Found", r.target, "check the name and the identity's access"}
+		},
+		check: both(hitsExactly(1), sleepsAll(0, 0))},
+	{name: "rate limit nearly used", fault: azdosim.Fault{Kind: azdosim.FaultHeaders, Headers: map[string]string{
+		"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "3", "X-RateLimit-Resource": "Core", "X-RateLimit-Delay": "2"}}, recovers: true,
+		check: warned("rate limit nearly used (3 of 200 remaining")},
+}
+
+// baseline is the run without a fault that a recovered run must match.
+type baseline struct {
+	code     int
+	complete string
+	issues   []string
+	outputs  []string
+}
+
+// observe keeps what a pipeline and later stages see of a run, with the simulator's address (a
+// new one per run) replaced.
+func observe(r agentRun, uri string) baseline {
+	b := baseline{code: r.code}
+	for _, c := range parseLog(strings.ReplaceAll(r.stdout, uri, "{collection}/")) {
+		switch c.Name {
+		case "task.complete":
+			b.complete = c.line
+		case "task.logissue":
+			b.issues = append(b.issues, c.line)
+		case "task.setvariable":
+			b.outputs = append(b.outputs, c.line)
+		}
+	}
+	return b
+}
+
+func TestFaultMatrix(t *testing.T) {
+	for _, g := range azdoGates {
+		// The same gate without a fault, in enforce mode: the work item gate fails on its data
+		// (exit 1), the review gate passes (exit 0).
+		_, uri := newSim(t, g.scenario, nil)
+		base := observe(runAgent(t, g.gate(&probe{}, 0), g.env(uri)), uri)
+		require.NotEmpty(t, base.complete)
+		require.NotEqual(t, gaterun.ExitError, base.code, "the baseline evaluates")
+
+		for i, r := range g.routes {
+			for _, c := range faultCells {
+				if c.primaryOnly && i > 0 {
+					continue
+				}
+				modes := []string{"enforce"}
+				if !c.recovers {
+					modes = append(modes, "audit")
+				}
+				for _, mode := range modes {
+					t.Run(fmt.Sprintf("%s/%s/%s/%s", g.name, r.route, c.name, mode), func(t *testing.T) {
+						t.Parallel()
+						runCell(t, g, r, c, mode, base)
+					})
+				}
+			}
+		}
+	}
+}
+
+func runCell(t *testing.T, g azdoGate, r gateRoute, c faultCell, mode string, base baseline) {
+	sim, uri := newSim(t, g.scenario, nil)
+	f := c.fault
+	f.Route = r.route
+	require.NoError(t, sim.Inject(f))
+	env := g.env(uri)
+	env["INPUT_MODE"] = mode
+	if c.timeout != "" {
+		env["STAGEGATE_TIMEOUT"] = c.timeout
+	}
+	p := &probe{}
+	run := runAgent(t, g.gate(p, c.attemptTimeout), env)
+	cr := cellRun{run: run, hits: sim.Count(r.route), sleeps: p.waits()}
+	for _, l := range strings.Split(run.stdout, "\n") {
+		if strings.HasPrefix(l, "##[warning]") {
+			cr.warns = append(cr.warns, l)
+		}
+	}
+
+	// Whatever happened, the token is registered first and appears nowhere else, and the
+	// task ends exactly once.
+	assert.True(t, strings.HasPrefix(run.stdout, "##vso[task.setsecret]"+jobTokenCanary+"\n"), "the token is registered first")
+	assert.Equal(t, 1, strings.Count(run.stdout, jobTokenCanary))
+	comp := run.complete(t)
+
+	if c.recovers {
+		got := observe(run, uri)
+		assert.Equal(t, base, got, "a recovered run ends exactly like the run without the fault:\n%s", run.stdout)
+	} else {
+		assert.Equal(t, gaterun.ExitError, run.code, "an evaluation error exits 2:\n%s", run.stdout)
+		assert.Equal(t, "Failed", comp.Props["result"], "never a pass on error (mode %s)", mode)
+		for _, w := range c.want(r) {
+			assert.Contains(t, comp.Data, w, "the verdict names the cause and the fix")
+		}
+		issues := run.named("task.logissue")
+		require.Len(t, issues, 1, "one error issue: %s", run.stdout)
+		assert.Equal(t, "error", issues[0].Props["type"])
+		assert.Equal(t, comp.Data, issues[0].Data)
+		for _, v := range run.named("task.setvariable") {
+			assert.NotEqual(t, "true", v.Props["isOutput"], "no output variable a later stage could read as a pass: %s", v.line)
+		}
+	}
+	if c.check != nil {
+		c.check(t, cr)
+	}
+}
