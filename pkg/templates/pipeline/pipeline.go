@@ -365,10 +365,28 @@ func items(s *yaml.Node, depth int) []item {
 	return out
 }
 
+// get returns the value of key in m as pairs would list it (the first match, looking into
+// conditional and merged mappings in place), without building the list: the builder asks for
+// several keys of every stage, job, step and variable.
 func get(m *yaml.Node, key string) *yaml.Node {
-	for _, kv := range pairs(m, 0) {
-		if kv.key.Value == key {
-			return resolve(kv.value)
+	return lookup(m, key, 0)
+}
+
+func lookup(m *yaml.Node, key string, depth int) *yaml.Node {
+	m = resolve(m)
+	if m == nil || m.Kind != yaml.MappingNode || depth > 50 {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind == yaml.ScalarNode && (k.Value == "<<" || isExprKey(k.Value)) {
+			if found := lookup(v, key, depth+1); found != nil {
+				return found
+			}
+			continue
+		}
+		if k.Value == key {
+			return resolve(v)
 		}
 	}
 	return nil

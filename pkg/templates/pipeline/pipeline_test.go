@@ -389,3 +389,60 @@ func TestParseOverrideParameters(t *testing.T) {
 		assert.Equal(t, tc.want, ParseOverrideParameters(tc.in), tc.in)
 	}
 }
+
+// get answers what the first matching entry of pairs says, for every key of every mapping in
+// the test documents (conditional blocks, merge keys and aliases included) and for absent keys.
+func TestGetMatchesPairs(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.yml"))
+	require.NoError(t, err)
+	extra := map[string]string{
+		"merge-and-if.yml": "base: &b\n  name: fromBase\n  image: x\nstep:\n  <<: *b\n  ${{ if true }}:\n    image: conditional\n    only: inIf\n  image: plain\n  name: own\n",
+	}
+	docs := map[string][]byte{}
+	for _, f := range files {
+		docs[f] = readTestdata(t, filepath.Base(f))
+	}
+	for name, src := range extra {
+		docs[name] = []byte(src)
+	}
+	checked := 0
+	for name, src := range docs {
+		doc, err := ParseYAML(name, src)
+		require.NoError(t, err, name)
+		var walk func(n *yaml.Node, depth int)
+		walk = func(n *yaml.Node, depth int) {
+			if n == nil || depth > 100 {
+				return
+			}
+			if n.Kind == yaml.MappingNode {
+				keys := map[string]bool{"absent-key": true}
+				for _, kv := range pairs(n, 0) {
+					keys[kv.key.Value] = true
+				}
+				for k := range keys {
+					var want *yaml.Node
+					for _, kv := range pairs(n, 0) {
+						if kv.key.Value == k {
+							want = resolve(kv.value)
+							break
+						}
+					}
+					assert.Same(t, want, get(n, k), "%s: key %q at line %d", name, k, n.Line)
+					checked++
+				}
+			}
+			for _, c := range n.Content {
+				walk(c, depth+1)
+			}
+		}
+		for _, d := range doc.Docs {
+			walk(d, 0)
+		}
+	}
+	assert.Greater(t, checked, 100)
+	doc, err := ParseYAML("merge-and-if.yml", []byte(extra["merge-and-if.yml"]))
+	require.NoError(t, err)
+	step := get(doc.Root, "step")
+	assert.Equal(t, "fromBase", scalar(get(step, "name")), "the merged mapping comes first")
+	assert.Equal(t, "inIf", scalar(get(step, "only")))
+}

@@ -2,14 +2,17 @@ package terraform
 
 import (
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/stagegate/stagegate/pkg/templates/pos"
 )
@@ -298,4 +301,25 @@ func TestDepthLimit(t *testing.T) {
 	src := "# " + strings.Repeat("[", 2000) + "\nx = \"" + strings.Repeat("{", 2000) + "\"\n"
 	_, err := Parse("ok.tf", []byte(src))
 	require.NoError(t, err)
+}
+
+// formatNumber takes a fast path for integers; it must render exactly what big.Float does at
+// cty's precision, which Literal.Str has always been.
+func TestFormatNumberMatchesBigFloat(t *testing.T) {
+	srcs := []string{"0", "1", "7", "10", "99", "100", "3072", "123456", "999999", "1000000", "1234567",
+		"100000000000000000000", "1e21", "9007199254740991", "9007199254740992", "9007199254740993",
+		"18446744073709551616", "1.5", "0.1", "3.0", "2.50", "1e-7", "0.0001", "0.00001", "12345678901234567890123"}
+	for i := int64(1); i < 1<<62; i = i*3 + 1 {
+		srcs = append(srcs, strconv.FormatInt(i, 10), strconv.FormatInt(i*10, 10))
+	}
+	for _, src := range srcs {
+		v, err := cty.ParseNumberVal(src)
+		require.NoError(t, err, src)
+		for _, f := range []*big.Float{v.AsBigFloat(), new(big.Float).Neg(v.AsBigFloat())} {
+			assert.Equal(t, f.Text('g', -1), formatNumber(f), src)
+		}
+	}
+	e, diags := hclsyntax.ParseExpression([]byte("-3072"), "e.tf", hclInitial())
+	require.False(t, diags.HasErrors())
+	assert.Equal(t, Literal{LiteralNumber, "-3072"}, LiteralValue(e))
 }
