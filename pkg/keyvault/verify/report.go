@@ -38,7 +38,7 @@ func (v *Verifier) collect(plan *Plan, outs []outcome, arms []armResult, now tim
 		}
 		secrets++
 		a := o.a
-		r.Checked, r.Expires = a.Version, a.Expires
+		r.Checked, r.Found, r.Expires = a.Version, a.Found, a.Expires
 		target := t.Host + "/" + t.Secret + "/" + t.Version
 		switch {
 		case len(a.Unusable) > 0:
@@ -127,7 +127,7 @@ func (v *Verifier) Table() finding.Table {
 		version := r.Version
 		if version == "" {
 			version = "current"
-			if r.Checked != "" {
+			if r.Found {
 				version += " (" + r.Checked + ")"
 			}
 		}
@@ -146,7 +146,7 @@ func (v *Verifier) Table() finding.Table {
 		switch {
 		case r.Expires != nil:
 			expires = r.Expires.UTC().Format("2006-01-02")
-		case r.State == StateOK || r.State == StateWarning || (r.State == StateUnusable && r.Checked != ""):
+		case r.Found:
 			expires = "never"
 		}
 		t.Rows = append(t.Rows, []string{r.Vault, r.Secret, version, state, expires, refsAt(r.Refs)})

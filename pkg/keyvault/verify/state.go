@@ -38,6 +38,8 @@ const (
 type Assessment struct {
 	// Version is the version checked: the pinned one, or the current one when unpinned.
 	Version string
+	// Found is true when that version exists.
+	Found   bool
 	Expires *time.Time
 	// Unusable (KV012) and Warnings (KV013) hold problem codes with their messages.
 	Unusable []Problem
@@ -98,7 +100,7 @@ func Assess(secret string, pinned string, versions []VersionInfo, p Policy) Asse
 			}
 		}
 	}
-	a.Version, a.Expires = cur.ID, cur.Expires
+	a.Version, a.Found, a.Expires = cur.ID, true, cur.Expires
 	which := "version " + cur.ID
 	if pinned == "" {
 		which = "current version " + cur.ID

@@ -91,8 +91,10 @@ type Result struct {
 	Vault   string
 	Secret  string
 	Version string // as referenced; "" is the current version
-	// Checked is the version the verdict is about (the current one when unpinned).
+	// Checked is the version the verdict is about (the current one when unpinned); Found
+	// says it exists.
 	Checked  string
+	Found    bool
 	State    State
 	Reason   string
 	Expires  *time.Time

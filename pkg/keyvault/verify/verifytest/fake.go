@@ -70,6 +70,8 @@ type Vault struct {
 	ARMStatus int
 	// Down makes the host unresolvable.
 	Down bool
+	// Latency delays every answer, like a vault in another region.
+	Latency time.Duration
 }
 
 // App is an application registration (service principal) in the fake tenant.
@@ -567,6 +569,15 @@ func (f *Fake) serveVault(w http.ResponseWriter, r *http.Request, host string) {
 	}
 	f.mu.Lock()
 	v := f.vaults[host]
+	var latency time.Duration
+	if v != nil {
+		latency = v.Latency
+	}
+	f.mu.Unlock()
+	if latency > 0 {
+		time.Sleep(latency)
+	}
+	f.mu.Lock()
 	var status, throttled int
 	var code, inner, retryAfter string
 	if v != nil {
