@@ -18,6 +18,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -140,6 +142,8 @@ func New(tb testing.TB) *Fake {
 	}
 	f.tls = httptest.NewUnstartedServer(http.HandlerFunc(f.serveTLS))
 	f.tls.TLS = newServerTLS(p)
+	// Clients that drop idle connections are normal here, not worth a log line.
+	f.tls.Config.ErrorLog = log.New(io.Discard, "", 0)
 	f.tls.StartTLS()
 	f.imds = httptest.NewServer(http.HandlerFunc(f.serveIMDS))
 	tb.Cleanup(func() {
