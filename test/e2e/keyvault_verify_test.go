@@ -38,7 +38,7 @@ var kvVerifyTree = map[string]string{
     "legacyPassword": {"reference": {"keyVault": {"id": "/subscriptions/` + kvSub + `/resourceGroups/rg-old/providers/Microsoft.KeyVault/vaults/kv-legacy"}, "secretName": "db-password"}}
   }
 }`,
-	"bicep/main.bicep": "@secure()\nparam adminPassword string\noutput ok bool = true\n",
+	"bicep/main.bicep":      "@secure()\nparam adminPassword string\noutput ok bool = true\n",
 	"bicep/main.bicepparam": "using './main.bicep'\nparam adminPassword = az.getSecret('" + kvSub + "', 'rg-prod', 'kv-prod', 'expiring')\n",
 	"tf/main.tf": `data "azurerm_key_vault" "kv" {
   name                = "kv-prod"
