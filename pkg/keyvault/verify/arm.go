@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -57,11 +58,12 @@ func (v *Verifier) readVault(ctx context.Context, pl runtime.Pipeline, vr *Vault
 		return armResult{}, explainARM(err, vr.ID, v.who)
 	}
 	if resp.StatusCode == http.StatusNotFound {
-		re := runtime.NewResponseError(resp)
-		d := responseDetail(re.(*azcore.ResponseError))
-		code := d.Code
-		if code == "" {
-			code = "NotFound"
+		code := "NotFound"
+		var re *azcore.ResponseError
+		if errors.As(runtime.NewResponseError(resp), &re) {
+			if d := responseDetail(re); d.Code != "" {
+				code = d.Code
+			}
 		}
 		return armResult{done: true, notFound: code}, nil
 	}

@@ -4,14 +4,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/stagegate/stagegate/pkg/finding"
 	"github.com/stagegate/stagegate/pkg/keyvault"
 )
 
 // collect turns assessments into results, findings, notes and stats.
-func (v *Verifier) collect(plan *Plan, outs []outcome, arms []armResult, now time.Time) {
+func (v *Verifier) collect(plan *Plan, outs []outcome, arms []armResult) {
 	var results []Result
 	var fs []finding.Finding
 	seen := map[string]bool{}

@@ -182,10 +182,6 @@ func (vs *vaultState) fail(err error) {
 // gate must fail closed.
 func (v *Verifier) Verify(ctx context.Context, refs []keyvault.Reference) ([]finding.Finding, error) {
 	start := time.Now()
-	now := v.opt.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
 	plan := Resolve(refs, v.cloud.VaultSuffix)
 	vaults := map[string]*vaultState{}
 	var order []string
@@ -256,7 +252,7 @@ func (v *Verifier) Verify(ctx context.Context, refs []keyvault.Reference) ([]fin
 	if len(errs) == 0 && ctx.Err() != nil {
 		errs = append(errs, fmt.Errorf("verification did not finish before the task's deadline: %w", ctx.Err()))
 	}
-	v.collect(plan, outcomes, armOut, now)
+	v.collect(plan, outcomes, armOut)
 	v.mu.Lock()
 	v.stats.Duration = time.Since(start)
 	v.stats.VaultRequests = v.vaultRequests.Load()
