@@ -137,6 +137,12 @@ func evaluate(ctx context.Context, g Gate, def *tasks.Definition, rt *Runtime, o
 	defer cancel()
 	ev.report, ev.err = safeEvaluate(ctx, g, rt)
 	if ev.err != nil {
+		if errors.Is(ev.err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// A gate may return the bare context error ("context deadline exceeded"); say which
+			// limit ran out and how to raise it.
+			ev.err = fmt.Errorf("%w (the evaluation's time limit of %s ran out: raise it with STAGEGATE_TIMEOUT for the task and the CLI, "+
+				"or limits.syncTimeout and limits.callbackTimeout for stagegate serve)", ev.err, opt.Timeout)
+		}
 		return ev
 	}
 	if ev.report == nil {

@@ -50,8 +50,9 @@ func textFinding(b *strings.Builder, f *finding.Finding) {
 	if where == "" {
 		where = f.Location.Logical
 	}
-	fmt.Fprintf(b, "  %-8s %-6s %s %s\n", status(f), f.Rule, where, oneLine(f.Message))
+	// File names and URLs are untrusted too: a name may hold a newline or a terminal escape.
+	fmt.Fprintf(b, "  %-8s %-6s %s %s\n", status(f), f.Rule, oneLine(where), oneLine(f.Message))
 	if f.URL != "" {
-		fmt.Fprintf(b, "           %s\n", f.URL)
+		fmt.Fprintf(b, "           %s\n", oneLine(f.URL))
 	}
 }

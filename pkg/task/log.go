@@ -76,6 +76,9 @@ func (l *Log) line(s string) {
 	if l.err != nil {
 		return
 	}
+	// The agent decodes the log as UTF-8; untrusted bytes (a file name that is not UTF-8) are
+	// replaced here the way it would, so every line is valid text for any reader of the log.
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if _, err := io.WriteString(l.w, s+"\n"); err != nil {
 		l.err = fmt.Errorf("write pipeline log: %w", err)
 	}

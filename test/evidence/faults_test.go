@@ -12,6 +12,7 @@ import (
 
 	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
 	"github.com/stagegate/stagegate/pkg/gaterun"
+	"github.com/stagegate/stagegate/pkg/gates/keyvault"
 )
 
 // The fault matrix: each Azure DevOps gate, run through gaterun.Main in agent mode against the
@@ -164,7 +165,7 @@ var faultCells = []faultCell{
 		want:  phrases("no answer from Azure DevOps", "after 4 attempts"),
 		check: warned("no answer within 200ms; retrying in")},
 	{name: "slow past the task deadline", fault: azdosim.Fault{Kind: azdosim.FaultLatency, Latency: time.Minute}, timeout: "1s", primaryOnly: true,
-		want: phrases("no answer from Azure DevOps", "before the deadline", "raise the task's timeout")},
+		want: phrases("no answer from Azure DevOps", "before the deadline", "time limit of 1s ran out", "STAGEGATE_TIMEOUT")},
 	{name: "truncated JSON once", fault: azdosim.Fault{Kind: azdosim.FaultTruncate, Times: 1}, recovers: true,
 		check: both(hitsAtLeast(2), warned("incomplete JSON body; retrying"))},
 	{name: "truncated JSON always", fault: azdosim.Fault{Kind: azdosim.FaultTruncate},
@@ -291,5 +292,87 @@ func runCell(t *testing.T, g azdoGate, r gateRoute, c faultCell, mode string, ba
 	}
 	if c.check != nil {
 		c.check(t, cr)
+	}
+}
+
+// kvFault is a repository the Key Vault gate cannot fully evaluate: a template that does not
+// parse, or a folder that cannot be read. Either is a KV000 error finding that fails the task
+// with exit code 2 in both modes; nothing is skipped silently.
+type kvFault struct {
+	name  string
+	files map[string]string
+	// setup makes what files cannot hold and returns the folder the KV000 path must lie on.
+	setup func(t *testing.T, dir string) string
+	path  string
+	line  int // 0: not checked
+	text  string
+}
+
+func kvFaults() []kvFault {
+	return append([]kvFault{
+		{name: "ARM template", path: "infra/main.json", line: 3, text: "cannot parse ARM template",
+			files: map[string]string{"infra/main.json": "{\n  \"$schema\": \"" + armTemplateSchema + "\",\n  \"parameters\": { \"a\": 1 \"b\": 2 },\n  \"resources\": []\n}\n"}},
+		{name: "ARM parameters file", path: "infra/x.parameters.json", line: 4, text: "cannot parse ARM parameters file",
+			files: map[string]string{"infra/x.parameters.json": "{\n  \"$schema\": \"" + armParametersSchema + "\",\n  \"parameters\": {\n    \"p\": {\"value\": }\n  }\n}\n"}},
+		{name: "Bicep file", path: "infra/main.bicep", line: 6, text: "cannot parse Bicep file",
+			files: map[string]string{"infra/main.bicep": "param a string\n\nresource x 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: 'x'\n  properties: {\n    foo: ]\n  }\n}\n"}},
+		{name: "Bicep parameters file", path: "infra/main.bicepparam", line: 3, text: "cannot parse Bicep parameters file",
+			files: map[string]string{"infra/main.bicepparam": "using './main.bicep'\n\nparam a = \n"}},
+		{name: "Terraform file", path: "infra/main.tf", text: "cannot parse Terraform file",
+			files: map[string]string{"infra/main.tf": "resource \"azurerm_key_vault\" \"kv\" {\n  name = \"kv\"\n\n  sku_name = {{\n}\n"}},
+		{name: "Terraform variables file", path: "infra/vars.tfvars", line: 1, text: "cannot parse Terraform variables file",
+			files: map[string]string{"infra/vars.tfvars": "a = \"x\n"}},
+		{name: "pipeline YAML", path: "azure-pipelines.yml", text: "cannot parse pipeline YAML",
+			files: map[string]string{"azure-pipelines.yml": "trigger:\n- main\nsteps:\n- script: echo\n  env:\n    A: [unclosed\n"}},
+	}, platformFileFaults()...)
+}
+
+func TestKeyVaultFileFaults(t *testing.T) {
+	for _, c := range kvFaults() {
+		for _, mode := range []string{"enforce", "audit"} {
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				dir := writeTree(t, c.files)
+				var within string
+				if c.setup != nil {
+					within = c.setup(t, dir)
+				}
+				r := runAgent(t, keyvault.Gate(), map[string]string{"BUILD_SOURCESDIRECTORY": dir, "INPUT_MODE": mode})
+				assert.Equal(t, gaterun.ExitError, r.code, r.stdout)
+				comp := r.complete(t)
+				assert.Equal(t, "Failed", comp.Props["result"], "never a pass on a file that was not evaluated")
+				assert.Contains(t, comp.Data, "could not be evaluated")
+				issues := r.named("task.logissue")
+				require.Len(t, issues, 1, r.stdout)
+				is := issues[0]
+				assert.Equal(t, "KV000", is.Props["code"])
+				assert.Equal(t, "error", is.Props["type"])
+				if within == "" {
+					assert.Equal(t, c.path, is.Props["sourcepath"])
+				} else {
+					assert.NotEmpty(t, is.Props["sourcepath"])
+					assert.True(t, strings.HasPrefix(within+"/", is.Props["sourcepath"]+"/"), "the unreadable folder %q lies on %q", is.Props["sourcepath"], within)
+				}
+				if c.line > 0 {
+					assert.Equal(t, itoa(c.line), is.Props["linenumber"])
+				} else if c.setup == nil {
+					assert.NotEmpty(t, is.Props["linenumber"], "a parse error has a line")
+				}
+				assert.Contains(t, is.Data, c.text)
+			})
+		}
+	}
+}
+
+// TestKeyVaultDeadline: a scan that runs out of time fails closed and says which limit ran out
+// and how to raise it, in both modes.
+func TestKeyVaultDeadline(t *testing.T) {
+	dir := writeTree(t, map[string]string{"infra/main.bicep": "param location string\n"})
+	for _, mode := range []string{"enforce", "audit"} {
+		r := runAgent(t, keyvault.Gate(), map[string]string{"BUILD_SOURCESDIRECTORY": dir, "INPUT_MODE": mode, "STAGEGATE_TIMEOUT": "1ns"})
+		assert.Equal(t, gaterun.ExitError, r.code, r.stdout)
+		comp := r.complete(t)
+		assert.Equal(t, "Failed", comp.Props["result"])
+		assert.Contains(t, comp.Data, "context deadline exceeded")
+		assert.Contains(t, comp.Data, "time limit of 1ns ran out: raise it with STAGEGATE_TIMEOUT")
 	}
 }

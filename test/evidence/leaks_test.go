@@ -41,10 +41,12 @@ const templateSeed = 20251109
 
 // spEnv is an AzureRM service connection with a service principal secret, as the agent exports
 // it for a task whose azureSubscription input names it.
-func spEnv() map[string]string {
+func spEnv() map[string]string { return spEnvTenant("72f988bf-86f1-41af-91ab-2d7cd011db47") }
+
+func spEnvTenant(tenant string) map[string]string {
 	id := task.EnvName(spEndpointID)
 	auth, _ := json.Marshal(map[string]any{"scheme": "ServicePrincipal", "parameters": map[string]string{
-		"serviceprincipalid": "4b9a2f3e-58e4-4c3b-9f0e-0a1b2c3d4e5f", "tenantid": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		"serviceprincipalid": "4b9a2f3e-58e4-4c3b-9f0e-0a1b2c3d4e5f", "tenantid": tenant,
 		"serviceprincipalkey": spKeyCanary, "authenticationType": "spnKey",
 	}})
 	return map[string]string{
@@ -53,7 +55,7 @@ func spEnv() map[string]string {
 		"ENDPOINT_AUTH_" + id:                                    string(auth),
 		"ENDPOINT_AUTH_PARAMETER_" + id + "_SERVICEPRINCIPALKEY": spKeyCanary,
 		"ENDPOINT_AUTH_PARAMETER_" + id + "_SERVICEPRINCIPALID":  "4b9a2f3e-58e4-4c3b-9f0e-0a1b2c3d4e5f",
-		"ENDPOINT_AUTH_PARAMETER_" + id + "_TENANTID":            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+		"ENDPOINT_AUTH_PARAMETER_" + id + "_TENANTID":            tenant,
 		"ENDPOINT_DATA_" + id + "_SUBSCRIPTIONID":                "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
 	}
 }
@@ -240,6 +242,28 @@ func TestNoCanaryLeaksAgent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoCanaryLeaksVerifyConnection uses the service principal secret for real: with
+// verifyReferences the gate reads the connection and builds the credential, which an invalid
+// tenant id makes fail before any request. On the agent the key is registered with setsecret
+// before use (the only place it may appear); off the agent it appears nowhere.
+func TestNoCanaryLeaksVerifyConnection(t *testing.T) {
+	templ := kvtest.NewCanaries(templateSeed)
+	src := writeTree(t, canaryTree(templ))
+	env := merge(spEnvTenant("not a tenant id!"), map[string]string{"INPUT_VERIFYREFERENCES": "true", "INPUT_AZURESUBSCRIPTION": spEndpointID})
+
+	r := runAgent(t, keyvault.Gate(), merge(env, map[string]string{"BUILD_SOURCESDIRECTORY": src, "INPUT_MODE": "audit"}))
+	assert.Equal(t, gaterun.ExitError, r.code, r.stdout)
+	assert.Equal(t, "Failed", r.complete(t).Props["result"])
+	assert.Contains(t, r.complete(t).Data, "service connection "+spEndpointID+" (service principal secret): invalid tenantID", "the error names the connection")
+	assertAgentLog(t, "pipeline log", r.stdout, []string{jobTokenCanary, spKeyCanary}, &templ)
+
+	l := runLocal(t, keyvault.Gate(), []string{"--verifyReferences", "--azureSubscription", spEndpointID, src}, env)
+	assert.Equal(t, gaterun.ExitError, l.code)
+	assert.Contains(t, l.stderr, "invalid tenantID")
+	assertNoCanary(t, "stderr", l.stderr, &templ)
+	assertNoCanary(t, "stdout", l.stdout, &templ)
 }
 
 func TestNoCanaryLeaksLocal(t *testing.T) {
