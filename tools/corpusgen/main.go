@@ -1,7 +1,7 @@
 // Command corpusgen writes a realistic, deterministic tree of infrastructure-as-code for the
 // Key Vault gate's throughput and memory budgets (`make bench-corpus`):
 //
-//	go run ./tools/corpusgen -size 1GB -out /tmp/corpus [-seed 1] [-findings=false] [-json]
+//	go run ./tools/corpusgen -size 1GB -out /tmp/corpus [-seed 1] [-mix terraform=7,bicep=6,arm=4,app=3] [-findings=false] [-json]
 //	go run ./tools/corpusgen -allowed-vaults
 //
 // The tree is a monorepo of Terraform, Bicep, ARM and application projects with their
@@ -18,7 +18,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -38,6 +37,7 @@ func main() {
 type Summary struct {
 	Dir      string                      `json:"dir"`
 	Seed     uint64                      `json:"seed"`
+	Mix      string                      `json:"mix"`
 	Projects int                         `json:"projects"`
 	Files    int                         `json:"files"`
 	Bytes    int64                       `json:"bytes"`
@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "", "folder to write; must not exist or be empty (required)")
 	seed := fs.Uint64("seed", 1, "the same seed and size give the same tree")
 	findings := fs.Bool("findings", true, "plant one badly kept project in 25 (every rule fires)")
+	mixFlag := fs.String("mix", "default", "projects of each archetype per cycle: terraform=7,bicep=6,arm=4,app=3 (the default)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	vaults := fs.Bool("allowed-vaults", false, "print the vault names the tree references, comma-separated (an allowedVaults value that keeps every rule on without new findings), and exit")
 	if err := fs.Parse(args); err != nil {
@@ -62,10 +63,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if fs.NArg() > 0 || *size == "" || *out == "" {
-		fmt.Fprintln(stderr, "usage: corpusgen -size SIZE -out DIR [-seed N] [-findings=false] [-json]")
+		fmt.Fprintln(stderr, "usage: corpusgen -size SIZE -out DIR [-seed N] [-mix terraform=7,bicep=6,arm=4,app=3] [-findings=false] [-json]")
 		return 2
 	}
-	target, err := ParseSize(*size)
+	target, err := kvtest.ParseSize(*size)
+	if err != nil {
+		fmt.Fprintln(stderr, "corpusgen:", err)
+		return 2
+	}
+	mix, err := kvtest.ParseMix(*mixFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "corpusgen:", err)
 		return 2
@@ -75,12 +81,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	start := time.Now()
-	st, err := kvtest.GenerateMixedTree(ctx, *out, target, *seed, *findings)
+	st, err := kvtest.GenerateMixedTree(ctx, *out, target, kvtest.MixOptions{Seed: *seed, Findings: *findings, Mix: mix})
 	if err != nil {
 		fmt.Fprintln(stderr, "corpusgen:", err)
 		return 1
 	}
-	sum := Summary{Dir: *out, Seed: *seed, Projects: st.Projects, Files: st.Files, Bytes: st.Bytes, Findings: st.Findings, Kinds: st.ByKind}
+	sum := Summary{Dir: *out, Seed: *seed, Mix: mix.String(), Projects: st.Projects, Files: st.Files, Bytes: st.Bytes, Findings: st.Findings, Kinds: st.ByKind}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -90,8 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(stdout, "%s: %d projects, %d files, %.1f MB, %d planted findings (seed %d, %s)\n",
-		*out, st.Projects, st.Files, float64(st.Bytes)/1e6, st.Findings, *seed, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "%s: %d projects, %d files, %.1f MB, %d planted findings (seed %d, mix %s, %s)\n",
+		*out, st.Projects, st.Files, float64(st.Bytes)/1e6, st.Findings, *seed, mix, time.Since(start).Round(time.Millisecond))
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "kind\tfiles\tMB\tshare\tavg KB\t")
 	for _, k := range st.Kinds() {
@@ -103,26 +109,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// ParseSize reads a byte count with an optional unit: B, KB, MB, GB (powers of 1000) or KiB,
-// MiB, GiB (powers of 1024), case-insensitive.
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := len(t)
-	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
-		i--
-	}
-	num, unit := strings.TrimSpace(t[:i]), strings.ToLower(strings.TrimSpace(t[i:]))
-	mult := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}[unit]
-	if mult == 0 {
-		return 0, fmt.Errorf("size %q: unknown unit %q (want B, KB, MB, GB, KiB, MiB or GiB)", s, unit)
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f <= 0 || f*mult > 1<<50 {
-		return 0, fmt.Errorf("size %q: want a positive number of bytes up to 1 PiB with an optional unit", s)
-	}
-	return int64(f * mult), nil
 }
 
 // checkEmpty refuses to write into a folder that already holds files: a tree mixed with

@@ -45,7 +45,7 @@ func TestParseSize(t *testing.T) {
 		{in: "2000000GB", err: "up to 1 PiB"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseSize(tc.in)
+			got, err := kvtest.ParseSize(tc.in)
 			if tc.err != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.err)
@@ -102,6 +102,18 @@ func TestGeneratedTreeScansToPlantedFindings(t *testing.T) {
 	files, bytes := treeSize(t, dir)
 	assert.Equal(t, sum.Files, files)
 	assert.Equal(t, sum.Bytes, bytes)
+	// The default mix spreads the archetypes evenly: 7, 6, 4 and 3 of every 20 projects.
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, sum.Projects)
+	perKind := map[string]int{}
+	for _, e := range entries {
+		kind, _, _ := strings.Cut(e.Name(), "-")
+		perKind[kind]++
+	}
+	for kind, weight := range map[string]int{"terraform": 7, "bicep": 6, "arm": 4, "app": 3} {
+		assert.InDelta(t, float64(sum.Projects*weight)/20, perKind[kind], 1.5, kind)
+	}
 
 	for _, allowed := range [][]string{nil, kvtest.AllowedVaults()} {
 		o := &keyvault.Options{Root: dir, Workers: 2}
@@ -132,6 +144,39 @@ func TestGeneratedTreeScansToPlantedFindings(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "other")
 	require.Equal(t, 0, run(context.Background(), []string{"-size", "3MB", "-out", other, "-seed", "8"}, &stdout, &stderr), stderr.String())
 	assert.NotEqual(t, digest(t, dir), digest(t, other), "another seed, another tree")
+}
+
+func TestMix(t *testing.T) {
+	for _, tc := range []struct {
+		mix        string
+		want, none []string
+	}{
+		{"terraform=1", []string{kvtest.KindTerraform, kvtest.KindTFVars, kvtest.KindPipeline}, []string{kvtest.KindBicep, kvtest.KindARMTemplate, kvtest.KindLockFile}},
+		{"arm=2,app=1", []string{kvtest.KindARMTemplate, kvtest.KindARMParameters, kvtest.KindLockFile, kvtest.KindAppSettings}, []string{kvtest.KindTerraform}},
+		{"bicep=1,terraform=0", []string{kvtest.KindBicep, kvtest.KindBicepParam, kvtest.KindARMTemplate}, []string{kvtest.KindTerraform, kvtest.KindLockFile}},
+	} {
+		t.Run(tc.mix, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			require.Equal(t, 0, run(context.Background(), []string{"-size", "400KB", "-out", t.TempDir(), "-mix", tc.mix, "-json"}, &stdout, &stderr), stderr.String())
+			var sum Summary
+			require.NoError(t, json.Unmarshal(stdout.Bytes(), &sum))
+			for _, k := range tc.want {
+				assert.Positive(t, sum.Kinds[k].Files, k)
+			}
+			for _, k := range tc.none {
+				assert.Zero(t, sum.Kinds[k].Files, k)
+			}
+		})
+	}
+	for _, bad := range []string{"terraform", "terraform=x", "cobol=3", "terraform=0,arm=0", "arm=-1", "app=1001"} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 2, run(context.Background(), []string{"-size", "1MB", "-out", t.TempDir(), "-mix", bad}, &stdout, &stderr), bad)
+		assert.Contains(t, stderr.String(), "mix", bad)
+	}
+	m, err := kvtest.ParseMix("default")
+	require.NoError(t, err)
+	assert.Equal(t, kvtest.DefaultMix(), m)
+	assert.Equal(t, "terraform=7,bicep=6,arm=4,app=3", m.String())
 }
 
 func TestAllowedVaults(t *testing.T) {

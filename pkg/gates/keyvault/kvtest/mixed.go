@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -59,46 +60,125 @@ type kindFile struct {
 	kind string
 }
 
-// Project archetypes of a mixed tree and how many of every 20 projects have each: a monorepo
-// of platform teams mostly on Terraform or Bicep, older ARM deployments, and application
-// folders carrying their settings, lock files and manifests next to their pipelines.
-var archetypes = []struct {
-	name  string
-	count int
-	build func(g *gen, prefix string) []kindFile
-}{
-	{"terraform", 7, (*gen).terraformProject},
-	{"bicep", 6, (*gen).bicepProject},
-	{"arm", 4, (*gen).armProject},
-	{"app", 3, (*gen).appProject},
+// Mix says how many of every Terraform+Bicep+ARM+App projects of a tree are of each
+// archetype. The default is a monorepo of platform teams mostly on Terraform or Bicep, older
+// ARM deployments, and application folders carrying their settings, lock files and manifests
+// next to their pipelines.
+type Mix struct {
+	Terraform, Bicep, ARM, App int
+}
+
+// DefaultMix is 7 Terraform, 6 Bicep, 4 ARM and 3 application projects in 20: about a quarter
+// of the bytes Terraform, a third ARM JSON, the rest Bicep, pipelines, lock files and settings.
+func DefaultMix() Mix { return Mix{Terraform: 7, Bicep: 6, ARM: 4, App: 3} }
+
+func (m Mix) String() string {
+	return fmt.Sprintf("terraform=%d,bicep=%d,arm=%d,app=%d", m.Terraform, m.Bicep, m.ARM, m.App)
+}
+
+// ParseMix reads "terraform=7,bicep=6,arm=4,app=3" (archetypes left out get 0) or "default".
+func ParseMix(s string) (Mix, error) {
+	if strings.TrimSpace(s) == "" || strings.EqualFold(strings.TrimSpace(s), "default") {
+		return DefaultMix(), nil
+	}
+	var m Mix
+	for _, item := range strings.Split(s, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		n, err := strconv.Atoi(strings.TrimSpace(val))
+		if !ok || err != nil || n < 0 || n > 1000 {
+			return Mix{}, fmt.Errorf("mix %q: %q is not archetype=count with a count from 0 to 1000", s, item)
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "terraform":
+			m.Terraform = n
+		case "bicep":
+			m.Bicep = n
+		case "arm":
+			m.ARM = n
+		case "app":
+			m.App = n
+		default:
+			return Mix{}, fmt.Errorf("mix %q: unknown archetype %q (want terraform, bicep, arm or app)", s, name)
+		}
+	}
+	if m.Terraform+m.Bicep+m.ARM+m.App == 0 {
+		return Mix{}, fmt.Errorf("mix %q: every count is 0", s)
+	}
+	return m, nil
+}
+
+type archetype struct {
+	name   string
+	weight int
+	build  func(g *gen, prefix string) []kindFile
+}
+
+// order spreads the archetypes over a cycle of Terraform+Bicep+ARM+App projects in proportion
+// to their weights (smooth weighted round robin), so any prefix of a tree has the mix's
+// proportions.
+func (m Mix) order() []archetype {
+	kinds := []archetype{
+		{"terraform", m.Terraform, (*gen).terraformProject},
+		{"bicep", m.Bicep, (*gen).bicepProject},
+		{"arm", m.ARM, (*gen).armProject},
+		{"app", m.App, (*gen).appProject},
+	}
+	total := 0
+	for _, k := range kinds {
+		total += k.weight
+	}
+	current := make([]int, len(kinds))
+	out := make([]archetype, 0, total)
+	for range total {
+		best := -1
+		for i, k := range kinds {
+			current[i] += k.weight
+			if k.weight > 0 && (best < 0 || current[i] > current[best]) {
+				best = i
+			}
+		}
+		current[best] -= total
+		out = append(out, kinds[best])
+	}
+	return out
+}
+
+// MixOptions configure GenerateMixedTree.
+type MixOptions struct {
+	// Seed chooses the tree: the same seed, size and mix give the same files.
+	Seed uint64
+	// Findings plants the files of BadProject in one project of 25.
+	Findings bool
+	// Mix is the share of each project archetype; the zero Mix is DefaultMix.
+	Mix Mix
 }
 
 // GenerateMixedTree writes at least targetBytes of realistic infrastructure-as-code under dir,
-// deterministically for a seed: one folder per project, each a Terraform, Bicep, ARM or
-// application project (see archetypes) with its pipelines, its files in real-world sizes
-// (ARM templates of 5-120 KB, Bicep modules, Terraform modules with variables and outputs,
-// per-environment parameter, .bicepparam and .tfvars files, multi-stage pipelines, app
-// settings, lock files, Kubernetes manifests). Every secret in them comes from Key Vault, so
-// they produce no findings; when withFindings is set, one project in 25 also gets the files of
-// BadProject, and TreeStats.Findings is the number of findings the gate must report.
-func GenerateMixedTree(ctx context.Context, dir string, targetBytes int64, seed uint64, withFindings bool) (MixedStats, error) {
+// deterministically: one folder per project, each a Terraform, Bicep, ARM or application
+// project (see Mix) with its pipelines, its files in real-world sizes (ARM templates of 5-120
+// KB, Bicep modules, Terraform modules with variables and outputs, per-environment parameter,
+// .bicepparam and .tfvars files, multi-stage pipelines, app settings, lock files, Kubernetes
+// manifests). Every secret in them comes from Key Vault, so they produce no findings; with
+// opt.Findings, TreeStats.Findings is the number of findings the planted files must produce.
+func GenerateMixedTree(ctx context.Context, dir string, targetBytes int64, opt MixOptions) (MixedStats, error) {
 	st := MixedStats{ByKind: map[string]KindStats{}}
-	var order []int
-	for i, a := range archetypes {
-		for range a.count {
-			order = append(order, i)
-		}
+	if opt.Mix == (Mix{}) {
+		opt.Mix = DefaultMix()
 	}
+	if opt.Mix.Terraform < 0 || opt.Mix.Bicep < 0 || opt.Mix.ARM < 0 || opt.Mix.App < 0 {
+		return st, fmt.Errorf("generate %s: negative count in mix %s", dir, opt.Mix)
+	}
+	order := opt.Mix.order()
 	for i := 0; st.Bytes < targetBytes; i++ {
 		if err := ctx.Err(); err != nil {
 			return st, fmt.Errorf("generate %s: %w", dir, err)
 		}
-		pseed := seed*1_000_003 + uint64(i)
+		pseed := opt.Seed*1_000_003 + uint64(i)
 		g := newGen(pseed)
-		a := archetypes[order[(i*7+int(seed))%len(order)]]
+		a := order[(i+int(opt.Seed%uint64(len(order))))%len(order)]
 		prefix := fmt.Sprintf("%s-%04d/", a.name, i)
 		files := a.build(g, prefix)
-		if withFindings && i%25 == 0 {
+		if opt.Findings && i%25 == 0 {
 			bad, n := BadProject(pseed)
 			for _, b := range bad {
 				b.Path = prefix + b.Path
@@ -948,4 +1028,24 @@ func AllowedVaults() []string {
 		}
 	}
 	return out
+}
+
+// ParseSize reads a byte count with an optional unit: B, KB, MB, GB (powers of 1000) or KiB,
+// MiB, GiB (powers of 1024), case-insensitive.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
+		i--
+	}
+	num, unit := strings.TrimSpace(t[:i]), strings.ToLower(strings.TrimSpace(t[i:]))
+	mult := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("size %q: unknown unit %q (want B, KB, MB, GB, KiB, MiB or GiB)", s, unit)
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f <= 0 || f*mult > 1<<50 {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes up to 1 PiB with an optional unit", s)
+	}
+	return int64(f * mult), nil
 }

@@ -1,0 +1,110 @@
+// Package bench holds the benchmarks that run the real binaries: process start to verdict,
+// the Node launcher's own overhead, and the Key Vault gate on a generated tree on disk (the
+// throughput and memory budgets of docs/performance.md). `make bench` runs them with every
+// other benchmark; `make bench-corpus` runs the corpus budget alone.
+package bench
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stagegate/stagegate/pkg/task"
+	"github.com/stagegate/stagegate/tasks"
+)
+
+// repoRoot is the module root: the benchmarks build the binaries from it.
+func repoRoot(b *testing.B) string {
+	b.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			b.Fatal("go.mod not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// buildBinary builds ./cmd/<name> as tools/pack does (static, trimmed, stripped) into a
+// temporary folder and returns its path.
+func buildBinary(b *testing.B, name string) string {
+	b.Helper()
+	exe := name
+	if runtime.GOOS == "windows" {
+		exe += ".exe"
+	}
+	out := filepath.Join(b.TempDir(), exe)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/"+name)
+	cmd.Dir = repoRoot(b)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build %s: %v\n%s", name, err, output)
+	}
+	return out
+}
+
+// agentEnv is the environment the agent gives a task's binary: task.json defaults as INPUT_*
+// variables with macros expanded, the agent variables, the job token, and overrides.
+func agentEnv(b *testing.B, taskName string, macros, vars map[string]string) []string {
+	b.Helper()
+	def, err := tasks.Get(taskName)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmp := b.TempDir()
+	env := map[string]string{
+		"PATH":                os.Getenv("PATH"),
+		"HOME":                tmp,
+		"TF_BUILD":            "True",
+		"AGENT_TEMPDIRECTORY": tmp,
+		"SYSTEM_JOBID":        "job-bench",
+		"STAGEGATE_TIMEOUT":   "120s",
+		task.JobTokenVar:      "stagegate-bench-token",
+	}
+	for _, in := range def.Inputs {
+		v := in.DefaultValue
+		for k, val := range macros {
+			v = strings.ReplaceAll(v, "$("+k+")", val)
+		}
+		env["INPUT_"+task.EnvName(in.Name)] = v
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// runOnce runs a command to completion and returns its exit code; a failure to start or a
+// signal is fatal.
+func runOnce(b *testing.B, cmd *exec.Cmd) int {
+	b.Helper()
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok && ee.Exited() {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		b.Fatalf("%s: %v", cmd.Path, err)
+	}
+	return 0
+}
+
+// msPerOp reports the mean wall time per operation in milliseconds, the unit the budgets use.
+func msPerOp(b *testing.B) {
+	if b.N > 0 {
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/op")
+	}
+}

@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
+	"github.com/stagegate/stagegate/pkg/gates/keyvault/kvtest"
+	"github.com/stagegate/stagegate/pkg/task"
+	"github.com/stagegate/stagegate/tools/pack/packer"
+)
+
+// smallRepo writes one well-kept project (23 files, about 150 KB: ARM, Bicep, Terraform,
+// pipeline, settings, lock files) and returns its folder.
+func smallRepo(b *testing.B) string {
+	b.Helper()
+	dir := b.TempDir()
+	if _, err := kvtest.WriteFiles(dir, kvtest.CleanCorpus(1, "")); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkGateProcess is process start to verdict, as the agent runs a task's binary: exec,
+// read the inputs, evaluate, write the logging commands and summary, exit. The Key Vault gate
+// scans a small repository; the work item gate asks the Azure DevOps simulator (real HTTP on
+// loopback) about the demo scenario's open items.
+func BenchmarkGateProcess(b *testing.B) {
+	b.Run("keyvault-gate/small-repo", func(b *testing.B) {
+		bin := buildBinary(b, "keyvault-gate")
+		repo := smallRepo(b)
+		env := agentEnv(b, "KeyVaultReferenceGate", map[string]string{"Build.SourcesDirectory": repo}, map[string]string{"BUILD_SOURCESDIRECTORY": repo})
+		for b.Loop() {
+			cmd := exec.Command(bin)
+			cmd.Env = env
+			if code := runOnce(b, cmd); code != 0 {
+				b.Fatalf("keyvault-gate exited %d on a clean repository", code)
+			}
+		}
+		msPerOp(b)
+	})
+	b.Run("workitem-gate/simulator", func(b *testing.B) {
+		bin := buildBinary(b, "workitem-gate")
+		sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(b), "examples", "azdo", "scenario.json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sim, err := azdosim.New(sc, azdosim.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(sim)
+		defer srv.Close()
+		env := agentEnv(b, "SecurityWorkItemGate", map[string]string{"System.TeamProject": "Payments"}, map[string]string{
+			"SYSTEM_COLLECTIONURI": sim.OrgURL(srv.URL) + "/",
+			"SYSTEM_TEAMPROJECT":   "Payments",
+			"BUILD_BUILDID":        "501",
+			task.JobTokenVar:       "stagegate-demo-token", // the scenario's token
+		})
+		for b.Loop() {
+			cmd := exec.Command(bin)
+			cmd.Env = env
+			var out strings.Builder
+			cmd.Stdout = &out
+			// The demo scenario has overdue security bugs: the verdict is a violation.
+			if code := runOnce(b, cmd); code != 1 {
+				b.Fatalf("workitem-gate exited %d, want 1 (violations): %s", code, out.String())
+			}
+		}
+		msPerOp(b)
+	})
+}
+
+// BenchmarkLauncher separates the Node launcher's own cost from the gate's: Node starting
+// alone, the gate binary run directly, and tasks/launcher/index.js running it from a task
+// folder that ships it brotli-compressed (as tools/pack does, quality 11), both on the first
+// run of a job (unpack and write the binary) and on later runs (the binary is already there).
+// The launcher's overhead is the difference to "direct".
+func BenchmarkLauncher(b *testing.B) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		b.Skip("node is not on PATH: the launcher needs the agent's Node (CI has Node 20)")
+	}
+	bin := buildBinary(b, "keyvault-gate")
+	raw, err := os.ReadFile(bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	packed := compressed(b, raw)
+	b.Logf("keyvault-gate: %.1f MB, %.1f MB compressed", float64(len(raw))/1e6, float64(len(packed))/1e6)
+
+	taskDir := filepath.Join(b.TempDir(), "KeyVaultReferenceGate")
+	platform := runtime.GOOS + "-" + runtime.GOARCH
+	exe := filepath.Base(bin)
+	binDir := filepath.Join(taskDir, "bin", platform)
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	launcher, err := os.ReadFile(filepath.Join(repoRoot(b), "tasks", "launcher", "index.js"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, data := range map[string][]byte{
+		filepath.Join(taskDir, "index.js"):      launcher,
+		filepath.Join(taskDir, "launcher.json"): []byte(`{"binary": "keyvault-gate"}`),
+		filepath.Join(binDir, exe+".br"):        packed,
+	} {
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	repo := smallRepo(b)
+	env := agentEnv(b, "KeyVaultReferenceGate", map[string]string{"Build.SourcesDirectory": repo}, map[string]string{"BUILD_SOURCESDIRECTORY": repo})
+	launch := func() *exec.Cmd {
+		cmd := exec.Command(node, filepath.Join(taskDir, "index.js"))
+		cmd.Env = env
+		return cmd
+	}
+	expect := func(b *testing.B, cmd *exec.Cmd) {
+		b.Helper()
+		var out strings.Builder
+		cmd.Stdout = &out
+		if code := runOnce(b, cmd); code != 0 {
+			b.Fatalf("exit %d: %s", code, out.String())
+		}
+		if !strings.Contains(out.String(), "##vso[task.complete result=Succeeded") {
+			b.Fatalf("no verdict in the output: %s", out.String())
+		}
+	}
+
+	b.Run("node-alone", func(b *testing.B) {
+		for b.Loop() {
+			runOnce(b, exec.Command(node, "-e", "0"))
+		}
+		msPerOp(b)
+	})
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			cmd := exec.Command(bin)
+			cmd.Env = env
+			expect(b, cmd)
+		}
+		msPerOp(b)
+	})
+	b.Run("launcher-first-run", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			if err := os.Remove(filepath.Join(binDir, exe)); err != nil && !os.IsNotExist(err) {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			expect(b, launch())
+		}
+		msPerOp(b)
+	})
+	b.Run("launcher-later-runs", func(b *testing.B) {
+		expect(b, launch()) // unpack once
+		for b.Loop() {
+			expect(b, launch())
+		}
+		msPerOp(b)
+	})
+}
+
+// compressed returns raw brotli-compressed as tools/pack ships it. Quality 11 takes a minute
+// or more for a gate binary, so the result is kept in the user cache folder, keyed by content.
+func compressed(b *testing.B, raw []byte) []byte {
+	b.Helper()
+	sum := sha256.Sum256(raw)
+	var cache string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(dir, "stagegate", "bench", hex.EncodeToString(sum[:12])+".br")
+		if data, err := os.ReadFile(cache); err == nil {
+			if plain, err := packer.Decompress(data); err == nil && bytes.Equal(plain, raw) {
+				return data
+			}
+		}
+	}
+	packed, err := packer.Compress(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cache != "" {
+		// Only the latest binary is worth keeping.
+		old, _ := filepath.Glob(filepath.Join(filepath.Dir(cache), "*.br"))
+		for _, f := range old {
+			_ = os.Remove(f)
+		}
+		if err := os.MkdirAll(filepath.Dir(cache), 0o755); err == nil {
+			_ = os.WriteFile(cache, packed, 0o644)
+		}
+	}
+	return packed
+}
