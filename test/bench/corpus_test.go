@@ -92,29 +92,29 @@ func BenchmarkKeyVaultCorpus(b *testing.B) {
 	bin := buildBinary(b, "keyvault-gate")
 	dir, st := generateCorpus(b, envCorpusSize, "100MB")
 	report := filepath.Join(b.TempDir(), "report.json")
+	m := newMeter(b)
 	allowed := strings.Join(kvtest.AllowedVaults(), ",")
 	for _, procs := range procCounts() {
 		b.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(b *testing.B) {
 			b.SetBytes(st.Bytes)
-			var cpu time.Duration
+			var cpu float64
 			var rss int64
 			for b.Loop() {
 				cmd := exec.Command(bin, "-format", "json", "-output", report, "-allowedVaults", allowed, dir)
 				cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), fmt.Sprintf("GOMAXPROCS=%d", procs)}
 				var stderr strings.Builder
 				cmd.Stderr = &stderr
+				run := m.run(b, cmd)
 				// Exit code 1: the planted violations fail the gate.
-				if code := runOnce(b, cmd); code != 1 {
-					b.Fatalf("keyvault-gate exited %d, want 1: %s", code, stderr.String())
+				if run.ExitCode != 1 {
+					b.Fatalf("keyvault-gate exited %d, want 1: %s", run.ExitCode, stderr.String())
 				}
-				cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-				if r, ok := peakRSS(cmd.ProcessState); ok {
-					rss = max(rss, r)
-				}
+				cpu += run.UserSeconds + run.SysSeconds
+				rss = max(rss, run.PeakRSSBytes)
 				checkVerdict(b, report, st.Findings)
 			}
 			if cpu > 0 {
-				b.ReportMetric(float64(st.Bytes)*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
+				b.ReportMetric(float64(st.Bytes)*float64(b.N)/1e6/cpu, "MB/cpu-s")
 			}
 			if rss > 0 {
 				b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")

@@ -39,12 +39,18 @@ func repoRoot(b *testing.B) string {
 // temporary folder and returns its path.
 func buildBinary(b *testing.B, name string) string {
 	b.Helper()
+	return buildPackage(b, "./cmd/"+name, name)
+}
+
+// buildPackage builds the main package pkg (relative to the module root) as name.
+func buildPackage(b *testing.B, pkg, name string) string {
+	b.Helper()
 	exe := name
 	if runtime.GOOS == "windows" {
 		exe += ".exe"
 	}
 	out := filepath.Join(b.TempDir(), exe)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, "./cmd/"+name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Dir = repoRoot(b)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {
@@ -100,6 +106,15 @@ func runOnce(b *testing.B, cmd *exec.Cmd) int {
 		b.Fatalf("%s: %v", cmd.Path, err)
 	}
 	return 0
+}
+
+// runStats is what one measured run of a binary cost (see meter).
+type runStats struct {
+	PeakRSSBytes int64   `json:"peakRSSBytes"`
+	UserSeconds  float64 `json:"userSeconds"`
+	SysSeconds   float64 `json:"sysSeconds"`
+	WallSeconds  float64 `json:"wallSeconds"`
+	ExitCode     int     `json:"exitCode"`
 }
 
 // msPerOp reports the mean wall time per operation in milliseconds, the unit the budgets use.

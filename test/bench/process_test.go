@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -31,52 +32,127 @@ func smallRepo(b *testing.B) string {
 
 // BenchmarkGateProcess is process start to verdict, as the agent runs a task's binary: exec,
 // read the inputs, evaluate, write the logging commands and summary, exit. The Key Vault gate
-// scans a small repository; the work item gate asks the Azure DevOps simulator (real HTTP on
-// loopback) about the demo scenario's open items.
+// scans a small repository; the work item and review gates ask the Azure DevOps simulator
+// (real HTTP on loopback) about the demo scenarios, and the work item gate also about 10,000
+// open items. Besides ms/op it reports the requests each run made and the process's peak RSS.
 func BenchmarkGateProcess(b *testing.B) {
 	b.Run("keyvault-gate/small-repo", func(b *testing.B) {
 		bin := buildBinary(b, "keyvault-gate")
 		repo := smallRepo(b)
 		env := agentEnv(b, "KeyVaultReferenceGate", map[string]string{"Build.SourcesDirectory": repo}, map[string]string{"BUILD_SOURCESDIRECTORY": repo})
-		for b.Loop() {
-			cmd := exec.Command(bin)
-			cmd.Env = env
-			if code := runOnce(b, cmd); code != 0 {
-				b.Fatalf("keyvault-gate exited %d on a clean repository", code)
-			}
-		}
-		msPerOp(b)
+		runGate(b, bin, env, 0, nil)
 	})
-	b.Run("workitem-gate/simulator", func(b *testing.B) {
+	b.Run("workitem-gate/demo", func(b *testing.B) {
 		bin := buildBinary(b, "workitem-gate")
 		sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(b), "examples", "azdo", "scenario.json"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		sim, err := azdosim.New(sc, azdosim.Options{})
+		sim, uri := serve(b, sc)
+		env := agentEnv(b, "SecurityWorkItemGate", map[string]string{"System.TeamProject": "Payments"}, map[string]string{
+			"SYSTEM_COLLECTIONURI": uri,
+			"SYSTEM_TEAMPROJECT":   "Payments",
+			"BUILD_BUILDID":        "501",
+			task.JobTokenVar:       demoToken,
+		})
+		// The demo scenario has overdue security bugs: the verdict is a violation.
+		runGate(b, bin, env, 1, sim)
+	})
+	b.Run("workitem-gate/10k-open-items", func(b *testing.B) {
+		bin := buildBinary(b, "workitem-gate")
+		sc := azdosim.NewScenario("bench", demoToken)
+		p := sc.Project("Big")
+		sevs := []string{"1 - Critical", "2 - High", "3 - Medium", "4 - Low", ""}
+		for i := 1; i <= 10000; i++ {
+			p.AddWorkItems(&azdosim.WorkItem{ID: i, Type: "Bug", State: "Active", Title: fmt.Sprintf("Security finding %d", i),
+				Tags: []string{"Security", "Scanner"}, Severity: sevs[i%len(sevs)], AreaPath: `Big\Team`, CreatedDaysAgo: azdosim.Days(float64(i % 400))})
+		}
+		sim, uri := serve(b, sc)
+		env := agentEnv(b, "SecurityWorkItemGate", map[string]string{"System.TeamProject": "Big"}, map[string]string{
+			"SYSTEM_COLLECTIONURI": uri,
+			"SYSTEM_TEAMPROJECT":   "Big",
+			"BUILD_BUILDID":        "502",
+			task.JobTokenVar:       demoToken,
+		})
+		runGate(b, bin, env, 1, sim)
+	})
+	b.Run("review-gate/demo", func(b *testing.B) {
+		bin := buildBinary(b, "review-gate")
+		sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(b), "examples", "azdo", "reviews-scenario.json"))
 		if err != nil {
 			b.Fatal(err)
 		}
-		srv := httptest.NewServer(sim)
-		defer srv.Close()
-		env := agentEnv(b, "SecurityWorkItemGate", map[string]string{"System.TeamProject": "Payments"}, map[string]string{
-			"SYSTEM_COLLECTIONURI": sim.OrgURL(srv.URL) + "/",
-			"SYSTEM_TEAMPROJECT":   "Payments",
-			"BUILD_BUILDID":        "501",
-			task.JobTokenVar:       "stagegate-demo-token", // the scenario's token
+		sim, uri := serve(b, sc)
+		const repoID, compliant = "3411ebc1-d5aa-464f-9615-0b527bc66719", "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678" // PR 21: two approvals
+		env := agentEnv(b, "ProductionReviewGate", map[string]string{
+			"Build.Repository.ID": repoID, "Build.SourceBranch": "refs/heads/main", "Build.SourceVersion": compliant,
+		}, map[string]string{
+			"SYSTEM_COLLECTIONURI":      uri,
+			"SYSTEM_TEAMPROJECT":        "Payments",
+			"BUILD_REPOSITORY_ID":       repoID,
+			"BUILD_REPOSITORY_NAME":     "payments-api",
+			"BUILD_REPOSITORY_PROVIDER": "TfsGit",
+			"BUILD_SOURCEBRANCH":        "refs/heads/main",
+			"BUILD_SOURCEVERSION":       compliant,
+			task.JobTokenVar:            demoToken,
 		})
-		for b.Loop() {
-			cmd := exec.Command(bin)
-			cmd.Env = env
-			var out strings.Builder
-			cmd.Stdout = &out
-			// The demo scenario has overdue security bugs: the verdict is a violation.
-			if code := runOnce(b, cmd); code != 1 {
-				b.Fatalf("workitem-gate exited %d, want 1 (violations): %s", code, out.String())
-			}
-		}
-		msPerOp(b)
+		runGate(b, bin, env, 0, sim)
 	})
+}
+
+// demoToken is the job token the demo scenarios accept.
+const demoToken = "stagegate-demo-token"
+
+// serve runs the simulator on loopback for the benchmark and returns it with its collection URL.
+func serve(b *testing.B, sc *azdosim.Scenario) (*azdosim.Server, string) {
+	b.Helper()
+	sim, err := azdosim.New(sc, azdosim.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	b.Cleanup(srv.Close)
+	return sim, sim.OrgURL(srv.URL) + "/"
+}
+
+// runGate execs the gate b.N times, checks its exit code, and reports ms/op and the simulator
+// requests per run (when sim is set); one more run through the meter reports the peak RSS.
+func runGate(b *testing.B, bin string, env []string, wantCode int, sim *azdosim.Server) {
+	b.Helper()
+	m := newMeter(b)
+	run := func(measure bool) runStats {
+		cmd := exec.Command(bin)
+		cmd.Env = env
+		var out strings.Builder
+		cmd.Stdout = &out
+		var st runStats
+		if measure {
+			st = m.run(b, cmd)
+		} else {
+			st.ExitCode = runOnce(b, cmd)
+		}
+		if st.ExitCode != wantCode {
+			b.Fatalf("%s exited %d, want %d: %s", filepath.Base(bin), st.ExitCode, wantCode, out.String())
+		}
+		if !strings.Contains(out.String(), "##vso[task.complete result=") {
+			b.Fatalf("no verdict: %s", out.String())
+		}
+		return st
+	}
+	before := 0
+	if sim != nil {
+		before = sim.Count("")
+	}
+	for b.Loop() {
+		run(false)
+	}
+	msPerOp(b)
+	if sim != nil {
+		b.ReportMetric(float64(sim.Count("")-before)/float64(b.N), "requests/op")
+	}
+	if st := run(true); st.PeakRSSBytes > 0 {
+		b.ReportMetric(float64(st.PeakRSSBytes)/(1<<20), "peak-RSS-MiB")
+	}
 }
 
 // BenchmarkLauncher separates the Node launcher's own cost from the gate's: Node starting

@@ -3,24 +3,46 @@
 package bench
 
 import (
+	"encoding/json"
 	"os"
-	"runtime"
+	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// peakRSS is the largest resident set of a finished child process, in bytes: getrusage's
-// ru_maxrss, which Linux counts in KiB and macOS in bytes.
-func peakRSS(ps *os.ProcessState) (int64, bool) {
-	ru, ok := ps.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, false
+// meter runs commands through testdata/rsswrap, which reports their peak RSS: measured from
+// this (large) benchmark process, ru_maxrss would include this process's memory.
+type meter struct {
+	wrapper string
+	stats   string
+}
+
+func newMeter(b *testing.B) *meter {
+	b.Helper()
+	dir := b.TempDir()
+	return &meter{wrapper: buildPackage(b, "./test/bench/testdata/rsswrap", "rsswrap"), stats: filepath.Join(dir, "stats.json")}
+}
+
+// run runs cmd (its path, arguments, environment and output) to completion.
+func (m *meter) run(b *testing.B, cmd *exec.Cmd) runStats {
+	b.Helper()
+	w := exec.Command(m.wrapper, append([]string{"-o", m.stats, "--", cmd.Path}, cmd.Args[1:]...)...)
+	w.Env, w.Dir, w.Stdin, w.Stdout, w.Stderr = cmd.Env, cmd.Dir, cmd.Stdin, cmd.Stdout, cmd.Stderr
+	code := runOnce(b, w)
+	data, err := os.ReadFile(m.stats)
+	if err != nil {
+		b.Fatalf("rsswrap wrote no statistics (exit %d): %v", code, err)
 	}
-	if runtime.GOOS == "darwin" {
-		return ru.Maxrss, true
+	var st runStats
+	if err := json.Unmarshal(data, &st); err != nil {
+		b.Fatal(err)
 	}
-	return ru.Maxrss << 10, true
+	if err := os.Remove(m.stats); err != nil {
+		b.Fatal(err)
+	}
+	return st
 }
 
 // cpuTime is this process's user and system CPU time so far.
