@@ -131,6 +131,12 @@ func (r agentRun) summary(t testing.TB) string {
 // of stalling the package.
 func runAgent(t testing.TB, g gaterun.Gate, env map[string]string) agentRun {
 	t.Helper()
+	return runAgentWithin(t, time.Minute, g, env)
+}
+
+// runAgentWithin is runAgent with another bound, for runs whose work grows with their input.
+func runAgentWithin(t testing.TB, bound time.Duration, g gaterun.Gate, env map[string]string) agentRun {
+	t.Helper()
 	tmp := t.TempDir()
 	vars := map[string]string{
 		"TF_BUILD":            "True",
@@ -142,7 +148,7 @@ func runAgent(t testing.TB, g gaterun.Gate, env map[string]string) agentRun {
 	for k, v := range env {
 		vars[k] = v
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	code := gaterun.Main(ctx, g, nil, task.MapEnv(vars), &stdout, &stderr, gaterun.Options{Now: func() time.Time { return testNow }})
