@@ -204,8 +204,7 @@ func (v *Verifier) Verify(ctx context.Context, refs []keyvault.Reference) ([]fin
 	armOut := make([]armResult, len(plan.Vaults))
 	jobs := make(chan int, v.opt.Concurrency)
 	var wg sync.WaitGroup
-	var armErrs []error
-	var armMu sync.Mutex
+	armErrs := make([]error, len(plan.Vaults)) // by vault, so the message order is stable
 	index := map[*Target]int{}
 	for i, t := range plan.Targets {
 		index[t] = i
@@ -223,13 +222,7 @@ func (v *Verifier) Verify(ctx context.Context, refs []keyvault.Reference) ([]fin
 					continue
 				}
 				k := j - len(all)
-				res, err := v.readVault(ctx, arm, plan.Vaults[k])
-				if err != nil {
-					armMu.Lock()
-					armErrs = append(armErrs, err)
-					armMu.Unlock()
-				}
-				armOut[k] = res
+				armOut[k], armErrs[k] = v.readVault(ctx, arm, plan.Vaults[k])
 			}
 		}()
 	}
@@ -248,7 +241,11 @@ func (v *Verifier) Verify(ctx context.Context, refs []keyvault.Reference) ([]fin
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, armErrs...)
+	for _, err := range armErrs {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) == 0 && ctx.Err() != nil {
 		errs = append(errs, fmt.Errorf("verification did not finish before the task's deadline: %w", ctx.Err()))
 	}
