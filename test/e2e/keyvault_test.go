@@ -328,11 +328,11 @@ func TestKeyVaultGateBinary(t *testing.T) {
 		}
 	})
 
-	t.Run("verifyReferences fails closed until implemented", func(t *testing.T) {
+	t.Run("verifyReferences with a connection the agent did not export fails closed", func(t *testing.T) {
 		r := kvExec(t, bin, root, examples, map[string]string{"INPUT_VERIFYREFERENCES": "true", "INPUT_AZURESUBSCRIPTION": "sc-prod", "INPUT_MODE": "audit"})
 		assert.Equal(t, 2, r.code)
 		assert.Equal(t, []string{"Failed"}, r.results())
-		assert.Contains(t, r.stdout, "not implemented in this version")
+		assert.Contains(t, r.stdout, `input "azureSubscription": service connection sc-prod: the agent exported no ENDPOINT_* variables for it`)
 	})
 }
 
