@@ -169,6 +169,11 @@ func (c *Client) wrap(cs *callState, sc scope, err error) error {
 		}
 		e.msg = fmt.Sprintf("%s; a retry would wait %s but %s (%s left), so the call gave up after %s. %s",
 			c.describeStatus(we.status), we.wait.Round(1e6), we.why, we.limit.Round(1e6), plural(we.attempts, "attempt"), retryAdvice(we.status))
+	// Checked before the deadline: when every attempt ran out of its own time limit the error
+	// wraps context.DeadlineExceeded too, but raising the task's timeout would not help.
+	case errors.As(err, &xe):
+		e.Kind, e.Attempts = KindNetwork, xe.attempts
+		e.msg = fmt.Sprintf("could not reach Azure DevOps at %s: %s; gave up after %s. Check the agent's network access to the organization", c.orgURL, describeNetError(xe.err, c.tr.attemptTimeout), plural(xe.attempts, "attempt"))
 	case errors.Is(err, context.DeadlineExceeded):
 		e.Kind = KindTimeout
 		e.msg = fmt.Sprintf("no answer from Azure DevOps at %s for %s before the deadline (after %s): the service is slow or unreachable; re-run the stage or raise the task's timeout", c.orgURL, e.Target, plural(max(attempts, 1), "attempt"))
@@ -193,9 +198,6 @@ func (c *Client) wrap(cs *callState, sc scope, err error) error {
 	case errors.As(err, &le), errors.As(err, &lv):
 		e.Kind = KindUnsupported
 		e.msg = fmt.Sprintf("the server at %s does not offer the REST API this call needs (%v); stagegate needs Azure DevOps Services or Azure DevOps Server 2022 or later", c.orgURL, err)
-	case errors.As(err, &xe):
-		e.Kind, e.Attempts = KindNetwork, xe.attempts
-		e.msg = fmt.Sprintf("could not reach Azure DevOps at %s: %s; gave up after %s. Check the agent's network access to the organization", c.orgURL, describeNetError(xe.err, c.tr.attemptTimeout), plural(xe.attempts, "attempt"))
 	case errors.As(err, &ue):
 		e.Kind = KindNetwork
 		e.msg = fmt.Sprintf("could not reach Azure DevOps at %s: %s. Check the agent's network access to the organization", c.orgURL, describeNetError(ue.Err, c.tr.attemptTimeout))
