@@ -13,7 +13,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := gaterun.Main(ctx, keyvault.Gate(), os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, gaterun.Options{})
+	code := gaterun.Main(ctx, keyvault.AgentGate(), os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr, gaterun.Options{})
 	stop()
 	os.Exit(code)
 }
