@@ -190,6 +190,9 @@ func (res *Result) collect(ordered []outcome, st discover.Stats) {
 	if len(binaries) > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("skipped %d binary %s matching the include globs: %s", len(binaries), plural(len(binaries), "file", "files"), sample(binaries)))
 	}
+	if len(st.SpecialPaths) > 0 {
+		res.notes = append(res.notes, fmt.Sprintf("did not read %d special %s (pipe, device or socket) matching the include globs: %s", len(st.SpecialPaths), plural(len(st.SpecialPaths), "file", "files"), sample(st.SpecialPaths)))
+	}
 	var outside, inside []string
 	for _, l := range st.Links {
 		if l.Outside {

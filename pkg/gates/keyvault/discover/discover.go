@@ -49,8 +49,10 @@ type Stats struct {
 	// Excluded counts files and directories skipped by an exclude glob; Unmatched counts files no
 	// include glob matched.
 	Excluded, Unmatched int
-	// Special counts devices, sockets and pipes.
-	Special int
+	// Special counts devices, sockets and pipes that match the include globs; SpecialPaths
+	// names them (slash-separated, relative to the root).
+	Special      int
+	SpecialPaths []string
 }
 
 // Compile validates globs and normalises them for matching. what names the input in errors.
@@ -130,12 +132,16 @@ func Walk(ctx context.Context, root string, opt Options, fn func(File) error) (S
 			return nil
 		case d.IsDir():
 			return nil
-		case !t.IsRegular():
-			st.Special++
-			return nil
 		}
 		if !matchAny(include, lower) {
 			st.Unmatched++
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			// A pipe or device named like a template is never opened (it could block the scan
+			// forever), but it is named so nothing is skipped silently.
+			st.Special++
+			st.SpecialPaths = append(st.SpecialPaths, rel)
 			return nil
 		}
 		fi, ierr := d.Info()
