@@ -1,6 +1,12 @@
 // Package tasks exposes the task.json definitions of the pipeline tasks, embedded at build
 // time, so the Go binaries apply the same input defaults when they run outside an agent
 // (the agent applies them itself from task.json).
+//
+// Two kinds of task live here: the agent tasks (SecurityWorkItemGate, ProductionReviewGate,
+// KeyVaultReferenceGate), which run a gate binary on an agent, and the agentless tasks
+// (SecurityWorkItemCheck, ProductionReviewCheck, KeyVaultReferenceCheck), which run on the
+// Azure DevOps server and ask `stagegate serve` for the verdict. Gates evaluate agent task
+// definitions only; Definition.Agentless tells the two apart.
 package tasks
 
 import (
@@ -32,8 +38,25 @@ type OutputVariable struct {
 // Definition is the part of a task.json the binaries need.
 type Definition struct {
 	ID, Name, FriendlyName, Description string
-	Inputs                              []Input
-	OutputVariables                     []OutputVariable
+	// RunsOn is task.json's runsOn: Agent, DeploymentGroup, Server, ServerGate.
+	RunsOn          []string
+	Inputs          []Input
+	OutputVariables []OutputVariable
+}
+
+// Agentless reports whether the task runs on the Azure DevOps server (agentless jobs and
+// release gates) rather than on an agent: its inputs are a request to stagegate serve, not
+// the inputs of a gate binary.
+func (d *Definition) Agentless() bool {
+	if len(d.RunsOn) == 0 {
+		return false // the service's default is Agent
+	}
+	for _, r := range d.RunsOn {
+		if r != "Server" && r != "ServerGate" {
+			return false
+		}
+	}
+	return true
 }
 
 // Get returns the definition of the task with the given name (for example
@@ -106,10 +129,11 @@ func (d *Definition) Input(name string) (Input, bool) {
 // taskJSON mirrors the task.json fields Definition carries. defaultValue may be a string or
 // a boolean in task.json (the official schema allows both).
 type taskJSON struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	FriendlyName string `json:"friendlyName"`
-	Description  string `json:"description"`
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	FriendlyName string   `json:"friendlyName"`
+	Description  string   `json:"description"`
+	RunsOn       []string `json:"runsOn"`
 	Inputs       []struct {
 		Name         string            `json:"name"`
 		Type         string            `json:"type"`
@@ -139,6 +163,7 @@ func parse(data []byte) (*Definition, error) {
 		Name:         raw.Name,
 		FriendlyName: raw.FriendlyName,
 		Description:  raw.Description,
+		RunsOn:       raw.RunsOn,
 	}
 	for i, in := range raw.Inputs {
 		def, err := defaultString(in.DefaultValue)

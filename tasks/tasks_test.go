@@ -125,12 +125,16 @@ func TestAllMatchesContract(t *testing.T) {
 	defs, err := All()
 	require.NoError(t, err)
 	want := contract()
+	agentless := agentlessContract()
 	var names []string
 	for _, d := range defs {
 		names = append(names, d.Name)
 	}
-	wantNames := make([]string, 0, len(want))
+	wantNames := make([]string, 0, len(want)+len(agentless))
 	for n := range want {
+		wantNames = append(wantNames, n)
+	}
+	for n := range agentless {
 		wantNames = append(wantNames, n)
 	}
 	sort.Strings(wantNames)
@@ -138,14 +142,26 @@ func TestAllMatchesContract(t *testing.T) {
 
 	for _, d := range defs {
 		t.Run(d.Name, func(t *testing.T) {
-			c := want[d.Name]
-			assert.Equal(t, c.id, d.ID, "task ids never change")
 			got := make(map[string]contractInput, len(d.Inputs))
 			for _, in := range d.Inputs {
 				_, dup := got[in.Name]
 				assert.False(t, dup, "input %s declared twice", in.Name)
 				got[in.Name] = contractInput{in.Name, in.Type, in.DefaultValue}
 			}
+			if a, ok := agentless[d.Name]; ok {
+				assert.True(t, d.Agentless(), "runs on the server")
+				assert.Equal(t, a.id, d.ID, "task ids never change")
+				wantInputs := make(map[string]contractInput, len(a.inputs))
+				for _, in := range a.inputs {
+					wantInputs[in.name] = in
+				}
+				assert.Equal(t, wantInputs, got, "input names, types and defaults are the public contract")
+				assert.Empty(t, d.OutputVariables, "a server task sets no output variables")
+				return
+			}
+			c := want[d.Name]
+			assert.False(t, d.Agentless(), "runs on an agent")
+			assert.Equal(t, c.id, d.ID, "task ids never change")
 			wantInputs := make(map[string]contractInput, len(c.inputs))
 			for _, in := range c.inputs {
 				wantInputs[in.name] = in
@@ -163,6 +179,23 @@ func TestAllMatchesContract(t *testing.T) {
 			require.True(t, ok)
 			assert.Equal(t, map[string]string{"enforce": "Enforce: violations fail the task", "audit": "Audit: report violations, block nothing"}, mode.Options)
 		})
+	}
+}
+
+func TestAgentless(t *testing.T) {
+	tests := []struct {
+		runsOn []string
+		want   bool
+	}{
+		{runsOn: nil, want: false},
+		{runsOn: []string{"Agent", "DeploymentGroup"}, want: false},
+		{runsOn: []string{"Server", "ServerGate"}, want: true},
+		{runsOn: []string{"ServerGate"}, want: true},
+		{runsOn: []string{"Server", "Agent"}, want: false},
+	}
+	for _, tt := range tests {
+		d := &Definition{RunsOn: tt.runsOn}
+		assert.Equal(t, tt.want, d.Agentless(), "%v", tt.runsOn)
 	}
 }
 
@@ -213,6 +246,20 @@ func TestTaskJSONValidatesAgainstOfficialSchema(t *testing.T) {
 	for name := range contract() {
 		t.Run(name, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(root, "tasks", name, "task.json"))
+			require.NoError(t, err)
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+			require.NoError(t, err)
+			assert.NoError(t, schema.Validate(inst))
+		})
+	}
+	// The schema lists no HttpRequest handler: validate everything else of an agentless task;
+	// TestAgentlessExecution checks the HttpRequest block itself.
+	for name := range agentlessContract() {
+		t.Run(name, func(t *testing.T) {
+			m := rawTask(t, name)
+			require.Contains(t, m, "execution")
+			delete(m, "execution")
+			data, err := json.Marshal(m)
 			require.NoError(t, err)
 			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 			require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 
@@ -76,6 +77,15 @@ func report(w io.Writer, res *packer.Result) {
 	}
 	fmt.Fprintf(tw, "all binaries\t\t%d\t%d\t%.1f%%\t\n", raw, packed, 100*float64(packed)/float64(max(raw, 1)))
 	_ = tw.Flush()
+	var agentless []string
+	for _, t := range res.Tasks {
+		if t.Agentless {
+			agentless = append(agentless, t.Name)
+		}
+	}
+	if len(agentless) > 0 {
+		fmt.Fprintf(w, "agentless tasks (task.json and icon, no binaries): %s\n", strings.Join(agentless, ", "))
+	}
 	name := res.VSIX
 	if name == "" {
 		name = "(removed: over budget)"

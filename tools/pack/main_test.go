@@ -40,12 +40,14 @@ func TestReport(t *testing.T) {
 		Version:     packer.Version{Major: 1, Minor: 2, Patch: 3},
 		Publisher:   "p",
 		ExtensionID: "x",
+		Tasks:       []packer.Task{{Name: "A", Binary: "a-gate"}, {Name: "C", Agentless: true}, {Name: "D", Agentless: true}},
 		Binaries: []packer.Binary{
 			{Task: "A", Platform: packer.Platform{OS: "linux", Arch: "amd64"}, Raw: 1000, Compressed: 300},
 			{Task: "A", Platform: packer.Platform{OS: "windows", Arch: "amd64"}, Raw: 1000, Compressed: 500},
 		},
 	})
 	s := out.String()
+	assert.Contains(t, s, "agentless tasks (task.json and icon, no binaries): C, D\n")
 	require.Contains(t, s, "linux-amd64")
 	assert.Regexp(t, `A\s+linux-amd64\s+1000\s+300\s+30\.0%`, s)
 	assert.Regexp(t, `all binaries\s+2000\s+800\s+40\.0%`, s)
@@ -56,4 +58,5 @@ func TestReportOverBudget(t *testing.T) {
 	var out bytes.Buffer
 	report(&out, &packer.Result{Size: 30000000, MaxBytes: packer.DefaultMaxBytes, Version: packer.Version{Major: 1}, Publisher: "p", ExtensionID: "x"})
 	assert.Contains(t, out.String(), "package (removed: over budget): 30000000 bytes, 114.4% of the 26214400-byte limit")
+	assert.NotContains(t, out.String(), "agentless", "no agentless line without agentless tasks")
 }

@@ -180,7 +180,8 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // stageFiles lays out the package root: the stamped manifest, the overview page, the
-// extension icon and each task folder with its stamped task.json, launcher and icon.
+// extension icon and each task folder with its stamped task.json and icon, plus the launcher
+// for an agent task.
 func stageFiles(root, stage string, manifest []byte, tasks []Task, v Version) error {
 	if err := writeFile(filepath.Join(stage, "vss-extension.json"), manifest); err != nil {
 		return err
@@ -207,11 +208,12 @@ func stageFiles(root, stage string, manifest []byte, tasks []Task, v Version) er
 			return err
 		}
 		// Only these files ship: a stray local build in tasks/X/bin never reaches the package.
-		for _, f := range []struct{ src, dst string }{
-			{launcher, "index.js"},
-			{filepath.Join(src, "launcher.json"), "launcher.json"},
-			{filepath.Join(src, "icon.png"), "icon.png"},
-		} {
+		type file struct{ src, dst string }
+		files := []file{{filepath.Join(src, "icon.png"), "icon.png"}}
+		if !t.Agentless {
+			files = append(files, file{launcher, "index.js"}, file{filepath.Join(src, "launcher.json"), "launcher.json"})
+		}
+		for _, f := range files {
 			if err := copyFile(f.src, filepath.Join(dst, f.dst)); err != nil {
 				return err
 			}
@@ -226,21 +228,24 @@ type builtBinary struct {
 	path     string
 }
 
-// buildBinaries cross-compiles every task's binary for every platform, one `go build` per
-// platform so Go shares its work across packages.
+// buildBinaries cross-compiles every agent task's binary for every platform, one `go build`
+// per platform so Go shares its work across packages. Agentless tasks have no binary.
 func buildBinaries(ctx context.Context, root, out string, tasks []Task, platforms []Platform, v Version, logw io.Writer) ([]builtBinary, error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return nil, fmt.Errorf("build: the go command is not on PATH: %w", err)
-	}
 	var pkgs, names []string
 	seen := map[string]bool{}
 	for _, t := range tasks {
-		if !seen[t.Binary] {
+		if !t.Agentless && !seen[t.Binary] {
 			seen[t.Binary] = true
 			pkgs = append(pkgs, "./cmd/"+t.Binary)
 			names = append(names, t.Binary)
 		}
+	}
+	if len(pkgs) == 0 {
+		return nil, nil
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		return nil, fmt.Errorf("build: the go command is not on PATH: %w", err)
 	}
 	ldflags := "-s -w -X github.com/stagegate/stagegate/pkg/version.version=" + v.String()
 	var built []builtBinary
@@ -280,6 +285,9 @@ func compressBinaries(ctx context.Context, stage string, built []builtBinary, ta
 	}
 	var jobs []*job
 	for _, t := range tasks {
+		if t.Agentless {
+			continue
+		}
 		for _, b := range built {
 			if b.binary == t.Binary {
 				jobs = append(jobs, &job{src: b, task: t.Name})

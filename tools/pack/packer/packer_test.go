@@ -177,11 +177,19 @@ func TestRepositoryManifestMatchesTaskFolders(t *testing.T) {
 	root := repoRoot(t)
 	tasks, err := DiscoverTasks(root)
 	require.NoError(t, err)
-	require.Len(t, tasks, 3)
+	require.Len(t, tasks, 6)
+	kinds := map[bool][]string{}
 	for _, task := range tasks {
-		assert.NotEmpty(t, task.Binary)
+		kinds[task.Agentless] = append(kinds[task.Agentless], task.Name)
 		assert.Equal(t, 1, task.Major)
+		if task.Agentless {
+			assert.Empty(t, task.Binary, "%s runs on the server: no binary", task.Name)
+		} else {
+			assert.NotEmpty(t, task.Binary, task.Name)
+		}
 	}
+	assert.Equal(t, []string{"KeyVaultReferenceGate", "ProductionReviewGate", "SecurityWorkItemGate"}, kinds[false])
+	assert.Equal(t, []string{"KeyVaultReferenceCheck", "ProductionReviewCheck", "SecurityWorkItemCheck"}, kinds[true])
 	data, err := os.ReadFile(filepath.Join(root, "vss-extension.json"))
 	require.NoError(t, err)
 	var m Manifest
@@ -226,6 +234,8 @@ func TestCheckManifest(t *testing.T) {
 		{name: "unknown folder", m: manifest(`,"public":false`, both, "tasks/A", "tasks/B", "tasks/C"), wantErr: []string{`"ctasks/C" names tasks/C, which is no task folder`}},
 		{name: "repeated", m: manifest(`,"public":false`, both, "tasks/A", "tasks/B", "tasks/A/"), wantErr: []string{"repeats task folder tasks/A"}},
 		{name: "not in files", m: manifest(`,"public":false`, []string{"tasks/A"}, "tasks/A", "tasks/B"), wantErr: []string{`tasks/B is missing from "files"`}},
+		{name: "description of 200", m: manifest(`,"public":false,"description":"`+strings.Repeat("é", 200)+`"`, both, "tasks/A", "tasks/B")},
+		{name: "description over 200", m: manifest(`,"public":false,"description":"`+strings.Repeat("d", 201)+`"`, both, "tasks/A", "tasks/B"), wantErr: []string{`"description" is 201 characters`, "at most 200"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,13 +252,35 @@ func TestCheckManifest(t *testing.T) {
 	}
 }
 
-func TestDiscoverTasksErrors(t *testing.T) {
-	write := func(t *testing.T, root, rel, content string) {
-		t.Helper()
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for rel, content := range files {
 		p := filepath.Join(root, filepath.FromSlash(rel))
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
 	}
+}
+
+const (
+	agentlessJSON = `{"name":"A","version":{"Major":1},"runsOn":["Server","ServerGate"],"execution":{"HttpRequest":{"Execute":{"Method":"POST"}}}}`
+	agentJSON     = `{"name":"B","version":{"Major":1},"runsOn":["Agent"],"execution":{"Node20_1":{"target":"index.js"}}}`
+)
+
+func TestDiscoverTasksAgentless(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"tasks/A/task.json":     agentlessJSON,
+		"tasks/B/task.json":     agentJSON,
+		"tasks/B/launcher.json": `{"binary":"b-gate"}`,
+		"cmd/b-gate/main.go":    "package main",
+	})
+	tasks, err := DiscoverTasks(root)
+	require.NoError(t, err)
+	assert.Equal(t, []Task{{Name: "A", Major: 1, Agentless: true}, {Name: "B", Binary: "b-gate", Major: 1}}, tasks,
+		"an agentless task needs neither launcher.json nor a cmd package")
+}
+
+func TestDiscoverTasksErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		files   map[string]string
@@ -275,13 +307,39 @@ func TestDiscoverTasksErrors(t *testing.T) {
 			},
 			wantErr: "has no package cmd/a-gate",
 		},
+		{
+			name: "agentless task with a launcher",
+			files: map[string]string{
+				"tasks/A/task.json":     agentlessJSON,
+				"tasks/A/launcher.json": `{"binary":"a-gate"}`,
+			},
+			wantErr: "runs no launcher: remove launcher.json",
+		},
+		{
+			name:    "server and agent at once",
+			files:   map[string]string{"tasks/A/task.json": `{"name":"A","version":{"Major":1},"runsOn":["Agent","ServerGate"],"execution":{"HttpRequest":{}}}`},
+			wantErr: "mixes the server",
+		},
+		{
+			name:    "server task without HttpRequest",
+			files:   map[string]string{"tasks/A/task.json": `{"name":"A","version":{"Major":1},"runsOn":["Server"],"execution":{"Node20_1":{"target":"index.js"}}}`},
+			wantErr: "needs execution.HttpRequest as its only handler",
+		},
+		{
+			name:    "server task with a Node handler too",
+			files:   map[string]string{"tasks/A/task.json": `{"name":"A","version":{"Major":1},"runsOn":["Server"],"execution":{"HttpRequest":{},"Node20_1":{"target":"index.js"}}}`},
+			wantErr: "needs execution.HttpRequest as its only handler",
+		},
+		{
+			name:    "HttpRequest on an agent",
+			files:   map[string]string{"tasks/A/task.json": `{"name":"A","version":{"Major":1},"execution":{"HttpRequest":{}}}`},
+			wantErr: "runs on the server only",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			for rel, content := range tt.files {
-				write(t, root, rel, content)
-			}
+			writeTree(t, root, tt.files)
 			_, err := DiscoverTasks(root)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.wantErr)
@@ -400,6 +458,48 @@ func TestCheckBudget(t *testing.T) {
 
 	_, err = checkBudget(vsix, 1000)
 	require.Error(t, err)
+}
+
+// An extension of agentless tasks only builds without Go: the packer asks for no binary.
+func TestBuildAgentlessOnly(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"VERSION":                  "1.4.2\n",
+		"overview.md":              "# overview",
+		"tasks/extension-icon.png": "extension icon",
+		"tasks/launcher/index.js":  "launcher",
+		"tasks/A/task.json":        agentlessJSON,
+		"tasks/A/icon.png":         "icon",
+		"tasks/A/bin/stray.br":     "a stray local build",
+		"vss-extension.json":       `{"id":"x","publisher":"p","public":false,"files":[{"path":"tasks/A"}],"contributions":[{"id":"a","type":"ms.vss-distributed-task.task","properties":{"name":"tasks/A"}}]}`,
+	})
+	t.Setenv("PATH", t.TempDir()) // no go command to find
+	writeOutput := `out=""; while [ $# -gt 0 ]; do if [ "$1" = "--output-path" ]; then out="$2"; fi; shift; done; echo vsix > "$out"`
+	stage := filepath.Join(t.TempDir(), "stage")
+	res, err := Build(t.Context(), Options{Root: root, Tfx: fakeTfx(t, writeOutput), StageDir: stage, Platforms: DefaultPlatforms()})
+	require.NoError(t, err)
+	assert.Empty(t, res.Binaries)
+	assert.Equal(t, []Task{{Name: "A", Major: 1, Agentless: true}}, res.Tasks)
+	assert.FileExists(t, res.VSIX)
+
+	var staged []string
+	require.NoError(t, filepath.WalkDir(filepath.Join(stage, "tasks"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(stage, p)
+			staged = append(staged, filepath.ToSlash(rel))
+		}
+		return err
+	}))
+	assert.Equal(t, []string{"tasks/A/icon.png", "tasks/A/task.json"}, staged, "task.json and icon only: no launcher, no binaries")
+	var shipped struct {
+		Version   map[string]int
+		Execution map[string]any
+	}
+	data, err := os.ReadFile(filepath.Join(stage, "tasks", "A", "task.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &shipped))
+	assert.Equal(t, map[string]int{"Major": 1, "Minor": 4, "Patch": 2}, shipped.Version)
+	assert.Contains(t, shipped.Execution, "HttpRequest")
 }
 
 func TestBuildRejectsBadOptionsEarly(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 // Version is the product version from the VERSION file: one number stamped into the
@@ -56,11 +57,17 @@ func ReadVersion(root string) (Version, error) {
 	return v, nil
 }
 
-// Task is one task folder: tasks/<Name> with task.json and launcher.json.
+// Task is one task folder under tasks/.
+//
+// An agent task (runsOn Agent, DeploymentGroup; Node handlers) has a launcher.json naming the
+// gate binary the launcher runs. An agentless task (runsOn Server, ServerGate; the
+// HttpRequest handler) runs on the Azure DevOps server, which calls stagegate serve: it ships
+// its task.json and icon only, with no launcher and no binaries.
 type Task struct {
-	Name   string // folder name, equal to task.json's name
-	Binary string // cmd/<Binary> is built into bin/<os>-<arch>/<Binary>
-	Major  int    // task.json version.Major as committed
+	Name      string // folder name, equal to task.json's name
+	Binary    string // cmd/<Binary> is built into bin/<os>-<arch>/<Binary>; empty when Agentless
+	Major     int    // task.json version.Major as committed
+	Agentless bool
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
@@ -79,8 +86,10 @@ func DiscoverTasks(root string) ([]Task, error) {
 		dir := filepath.Dir(m)
 		name := filepath.Base(dir)
 		var def struct {
-			Name    string
-			Version struct{ Major *int }
+			Name      string
+			Version   struct{ Major *int }
+			RunsOn    []string                   `json:"runsOn"`
+			Execution map[string]json.RawMessage `json:"execution"`
 		}
 		if err := readJSON(m, &def); err != nil {
 			return nil, err
@@ -91,8 +100,22 @@ func DiscoverTasks(root string) ([]Task, error) {
 		if def.Version.Major == nil {
 			return nil, fmt.Errorf("%s: version.Major is missing", m)
 		}
-		var launcher struct{ Binary string }
+		task := Task{Name: name, Major: *def.Version.Major}
 		lpath := filepath.Join(dir, "launcher.json")
+		agentless, err := isAgentless(def.RunsOn, def.Execution)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		if agentless {
+			// A launcher here would mean someone expects binaries that never ship.
+			if fileExists(lpath) {
+				return nil, fmt.Errorf("%s: an agentless task (runsOn Server/ServerGate) runs no launcher: remove launcher.json", lpath)
+			}
+			task.Agentless = true
+			tasks = append(tasks, task)
+			continue
+		}
+		var launcher struct{ Binary string }
 		if err := readJSON(lpath, &launcher); err != nil {
 			return nil, err
 		}
@@ -102,10 +125,38 @@ func DiscoverTasks(root string) ([]Task, error) {
 		if st, err := os.Stat(filepath.Join(root, "cmd", launcher.Binary)); err != nil || !st.IsDir() {
 			return nil, fmt.Errorf("%s: binary %q has no package cmd/%s", lpath, launcher.Binary, launcher.Binary)
 		}
-		tasks = append(tasks, Task{Name: name, Binary: launcher.Binary, Major: *def.Version.Major})
+		task.Binary = launcher.Binary
+		tasks = append(tasks, task)
 	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Name < tasks[j].Name })
 	return tasks, nil
+}
+
+// isAgentless tells an agentless task from an agent task and refuses a mix: the service runs a
+// task either on the server or on an agent, never both, and each needs its own handler.
+func isAgentless(runsOn []string, execution map[string]json.RawMessage) (bool, error) {
+	server, agent := 0, 0
+	for _, r := range runsOn {
+		switch r {
+		case "Server", "ServerGate":
+			server++
+		default:
+			agent++
+		}
+	}
+	_, httpRequest := execution["HttpRequest"]
+	switch {
+	case server > 0 && agent > 0:
+		return false, fmt.Errorf("runsOn %q mixes the server (Server, ServerGate) and agents: a task runs on one or the other", runsOn)
+	case server > 0:
+		if !httpRequest || len(execution) != 1 {
+			return false, errors.New("an agentless task (runsOn Server/ServerGate) needs execution.HttpRequest as its only handler")
+		}
+		return true, nil
+	case httpRequest:
+		return false, errors.New("execution.HttpRequest runs on the server only: set runsOn to [\"Server\", \"ServerGate\"]")
+	}
+	return false, nil
 }
 
 func readJSON(file string, v any) error {
@@ -150,6 +201,7 @@ type Manifest struct {
 	ID            string `json:"id"`
 	Publisher     string `json:"publisher"`
 	Version       string `json:"version"`
+	Description   string `json:"description"`
 	Public        *bool  `json:"public"`
 	Files         []struct{ Path string }
 	Contributions []struct {
@@ -161,12 +213,20 @@ type Manifest struct {
 
 const taskContribution = "ms.vss-distributed-task.task"
 
+// maxDescription is tfx-cli's limit on the extension description, in UTF-16 code units.
+const maxDescription = 200
+
 // CheckManifest verifies that the manifest stays private and declares exactly one task
-// contribution, and one file entry, per task folder: a task folder missing from the manifest
-// would silently not ship, and an entry without a folder would fail at upload.
+// contribution, and one file entry, per task folder (agent and agentless alike): a task
+// folder missing from the manifest would silently not ship, and an entry without a folder
+// would fail at upload. It also applies tfx-cli's description limit, which tfx would only
+// report after every binary is built and compressed.
 func CheckManifest(m Manifest, tasks []Task) error {
 	if m.Public == nil || *m.Public {
 		return errors.New(`vss-extension.json: "public" must be false: this extension is installed privately`)
+	}
+	if n := len(utf16.Encode([]rune(m.Description))); n > maxDescription {
+		return fmt.Errorf("vss-extension.json: \"description\" is %d characters; tfx-cli and the Marketplace accept at most %d", n, maxDescription)
 	}
 	want := map[string]bool{}
 	for _, t := range tasks {
