@@ -196,7 +196,7 @@ func TestPackage(t *testing.T) {
 		assert.Less(t, st.Size(), int64(25<<20), "the Marketplace refuses packages over 25 MiB")
 		assert.Contains(t, res.report, "package "+res.vsix+": ", "tools/pack reports the package size")
 		for _, task := range tasks {
-			assert.Contains(t, res.report, task.Name, "tools/pack reports each binary's sizes")
+			assert.Contains(t, res.report, task.Name, "tools/pack reports each binary's sizes, and names the agentless tasks")
 		}
 	})
 
@@ -253,12 +253,18 @@ func TestPackage(t *testing.T) {
 		schema := taskSchema(t)
 		launcher, err := os.ReadFile(filepath.Join(root, "tasks", "launcher", "index.js"))
 		require.NoError(t, err)
+		agentless := 0
 		for _, task := range tasks {
 			t.Run(task.Name, func(t *testing.T) {
 				prefix := "tasks/" + task.Name + "/"
-				want := []string{prefix + "icon.png", prefix + "index.js", prefix + "launcher.json", prefix + "task.json"}
-				for _, p := range packer.DefaultPlatforms() {
-					want = append(want, prefix+"bin/"+p.String()+"/"+p.Exe(task.Binary)+".br")
+				want := []string{prefix + "icon.png", prefix + "task.json"}
+				if task.Agentless {
+					agentless++
+				} else {
+					want = append(want, prefix+"index.js", prefix+"launcher.json")
+					for _, p := range packer.DefaultPlatforms() {
+						want = append(want, prefix+"bin/"+p.String()+"/"+p.Exe(task.Binary)+".br")
+					}
 				}
 				var got []string
 				for name := range files {
@@ -270,17 +276,9 @@ func TestPackage(t *testing.T) {
 				sort.Strings(got)
 				require.Equal(t, want, got)
 
-				assert.Equal(t, launcher, files[prefix+"index.js"], "index.js is tasks/launcher/index.js")
-				var l struct{ Binary string }
-				require.NoError(t, json.Unmarshal(files[prefix+"launcher.json"], &l))
-				assert.Equal(t, task.Binary, l.Binary)
 				icon, err := os.ReadFile(filepath.Join(root, "tasks", task.Name, "icon.png"))
 				require.NoError(t, err)
 				assert.Equal(t, icon, files[prefix+"icon.png"])
-
-				inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(files[prefix+"task.json"]))
-				require.NoError(t, err)
-				assert.NoError(t, schema.Validate(inst), "task.json in the package follows the official schema")
 
 				var shipped, committed map[string]any
 				require.NoError(t, json.Unmarshal(files[prefix+"task.json"], &shipped))
@@ -290,10 +288,42 @@ func TestPackage(t *testing.T) {
 				assert.Equal(t, map[string]any{
 					"Major": float64(version.Major), "Minor": float64(version.Minor), "Patch": float64(version.Patch),
 				}, shipped["version"], "the task version is VERSION")
+
+				if task.Agentless {
+					// The schema lists no HttpRequest handler (package tasks checks that block):
+					// validate the rest.
+					assert.Equal(t, []any{"Server", "ServerGate"}, shipped["runsOn"])
+					execution, _ := shipped["execution"].(map[string]any)
+					require.Contains(t, execution, "HttpRequest")
+					assert.Len(t, execution, 1, "no agent handler")
+					stripped := make(map[string]any, len(shipped))
+					for k, v := range shipped {
+						if k != "execution" {
+							stripped[k] = v
+						}
+					}
+					data, err := json.Marshal(stripped)
+					require.NoError(t, err)
+					inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+					require.NoError(t, err)
+					assert.NoError(t, schema.Validate(inst), "task.json in the package follows the official schema, execution aside")
+				} else {
+					assert.Equal(t, launcher, files[prefix+"index.js"], "index.js is tasks/launcher/index.js")
+					var l struct{ Binary string }
+					require.NoError(t, json.Unmarshal(files[prefix+"launcher.json"], &l))
+					assert.Equal(t, task.Binary, l.Binary)
+					inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(files[prefix+"task.json"]))
+					require.NoError(t, err)
+					assert.NoError(t, schema.Validate(inst), "task.json in the package follows the official schema")
+				}
+
 				delete(shipped, "version")
 				delete(committed, "version")
 				assert.Equal(t, committed, shipped, "apart from the version, task.json ships as committed")
 
+				if task.Agentless {
+					return
+				}
 				for _, p := range packer.DefaultPlatforms() {
 					raw, err := packer.Decompress(files[prefix+"bin/"+p.String()+"/"+p.Exe(task.Binary)+".br"])
 					require.NoError(t, err, p.String())
@@ -302,6 +332,7 @@ func TestPackage(t *testing.T) {
 				}
 			})
 		}
+		assert.Equal(t, 3, agentless, "the three agentless tasks ship, for classic release gates and agentless jobs")
 	})
 
 	t.Run("the launcher runs the packaged binaries as an agent would", func(t *testing.T) {
