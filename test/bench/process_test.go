@@ -100,6 +100,27 @@ func BenchmarkGateProcess(b *testing.B) {
 	})
 }
 
+// simRoutes are the simulator's routes, for the per-run request breakdown.
+var simRoutes = []string{
+	azdosim.RouteLocations, azdosim.RouteResourceAreas, azdosim.RouteWIQL, azdosim.RouteWIQLByID, azdosim.RouteQueries,
+	azdosim.RouteWorkItemsBatch, azdosim.RouteItems, azdosim.RouteWorkItemTypeStates, azdosim.RouteBuildWorkItems,
+	azdosim.RoutePullRequestQuery, azdosim.RoutePullRequest, azdosim.RoutePullRequestReviewers, azdosim.RouteRepository,
+	azdosim.RoutePolicyConfigurations,
+}
+
+// routeCounts counts the simulator's requests so far per route ("" for all of them).
+func routeCounts(sim *azdosim.Server) map[string]int {
+	m := map[string]int{}
+	if sim == nil {
+		return m
+	}
+	m[""] = sim.Count("")
+	for _, r := range simRoutes {
+		m[r] = sim.Count(r)
+	}
+	return m
+}
+
 // demoToken is the job token the demo scenarios accept.
 const demoToken = "stagegate-demo-token"
 
@@ -139,16 +160,21 @@ func runGate(b *testing.B, bin string, env []string, wantCode int, sim *azdosim.
 		}
 		return st
 	}
-	before := 0
-	if sim != nil {
-		before = sim.Count("")
-	}
+	before := routeCounts(sim)
 	for b.Loop() {
 		run(false)
 	}
 	msPerOp(b)
 	if sim != nil {
-		b.ReportMetric(float64(sim.Count("")-before)/float64(b.N), "requests/op")
+		after := routeCounts(sim)
+		b.ReportMetric(float64(after[""]-before[""])/float64(b.N), "requests/op")
+		var parts []string
+		for _, r := range simRoutes {
+			if n := after[r] - before[r]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.0f", r, float64(n)/float64(b.N)))
+			}
+		}
+		b.Logf("requests per run: %s", strings.Join(parts, ", "))
 	}
 	if st := run(true); st.PeakRSSBytes > 0 {
 		b.ReportMetric(float64(st.PeakRSSBytes)/(1<<20), "peak-RSS-MiB")
