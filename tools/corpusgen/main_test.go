@@ -91,10 +91,10 @@ func TestUsageErrors(t *testing.T) {
 func TestGeneratedTreeScansToPlantedFindings(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "corpus")
 	var stdout, stderr bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), []string{"-size", "3MB", "-out", dir, "-seed", "7", "-json"}, &stdout, &stderr), stderr.String())
+	require.Equal(t, 0, run(context.Background(), []string{"-size", "1500KB", "-out", dir, "-seed", "7", "-json"}, &stdout, &stderr), stderr.String())
 	var sum Summary
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &sum))
-	assert.GreaterOrEqual(t, sum.Bytes, int64(3_000_000))
+	assert.GreaterOrEqual(t, sum.Bytes, int64(1_500_000))
 	assert.Positive(t, sum.Findings)
 	for _, k := range []string{kvtest.KindARMTemplate, kvtest.KindARMParameters, kvtest.KindBicep, kvtest.KindBicepParam, kvtest.KindTerraform, kvtest.KindTFVars, kvtest.KindPipeline, kvtest.KindAppSettings, kvtest.KindLockFile, kvtest.KindOtherYAML, kvtest.KindBad} {
 		assert.Positive(t, sum.Kinds[k].Files, k)
@@ -139,10 +139,10 @@ func TestGeneratedTreeScansToPlantedFindings(t *testing.T) {
 	}
 
 	again := filepath.Join(t.TempDir(), "again")
-	require.Equal(t, 0, run(context.Background(), []string{"-size", "3MB", "-out", again, "-seed", "7"}, &stdout, &stderr), stderr.String())
+	require.Equal(t, 0, run(context.Background(), []string{"-size", "1500KB", "-out", again, "-seed", "7"}, &stdout, &stderr), stderr.String())
 	assert.Equal(t, digest(t, dir), digest(t, again), "same seed, same tree")
 	other := filepath.Join(t.TempDir(), "other")
-	require.Equal(t, 0, run(context.Background(), []string{"-size", "3MB", "-out", other, "-seed", "8"}, &stdout, &stderr), stderr.String())
+	require.Equal(t, 0, run(context.Background(), []string{"-size", "1500KB", "-out", other, "-seed", "8"}, &stdout, &stderr), stderr.String())
 	assert.NotEqual(t, digest(t, dir), digest(t, other), "another seed, another tree")
 }
 

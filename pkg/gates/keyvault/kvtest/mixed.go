@@ -155,7 +155,7 @@ type MixOptions struct {
 
 // GenerateMixedTree writes at least targetBytes of realistic infrastructure-as-code under dir,
 // deterministically: one folder per project, each a Terraform, Bicep, ARM or application
-// project (see Mix) with its pipelines, its files in real-world sizes (ARM templates of 5-120
+// project (see Mix) with its pipelines, its files in real-world sizes (ARM templates of 3-140
 // KB, Bicep modules, Terraform modules with variables and outputs, per-environment parameter,
 // .bicepparam and .tfvars files, multi-stage pipelines, app settings, lock files, Kubernetes
 // manifests). Every secret in them comes from Key Vault, so they produce no findings; with
