@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	size := fs.String("size", "", "at least this much content: 1GB, 500MB, 64MiB, 1048576 (required)")
 	out := fs.String("out", "", "folder to write; must not exist or be empty (required)")
-	seed := fs.Uint64("seed", 1, "the same seed and size give the same tree")
+	seed := fs.Uint64("seed", 1, "the same seed, size and mix give the same tree")
 	findings := fs.Bool("findings", true, "plant one badly kept project in 25 (every rule fires)")
 	mixFlag := fs.String("mix", "default", "projects of each archetype per cycle: terraform=7,bicep=6,arm=4,app=3 (the default)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")

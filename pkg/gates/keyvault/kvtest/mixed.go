@@ -28,8 +28,8 @@ const (
 
 // KindStats counts the files and bytes of one content kind.
 type KindStats struct {
-	Files int
-	Bytes int64
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
 }
 
 // MixedStats describes a tree written by GenerateMixedTree.
