@@ -169,7 +169,9 @@ func (r *FileResult) detach() {
 		return
 	}
 	for i := range s.Params {
-		s.Params[i].Name = strings.Clone(s.Params[i].Name)
+		// Type too: a Bicep type is a substring of the parser's copy of the whole file, and one
+		// such string kept every summarised file's text alive until pairing (heap ~ tree size).
+		s.Params[i].Name, s.Params[i].Type = strings.Clone(s.Params[i].Name), strings.Clone(s.Params[i].Type)
 	}
 	cloneValues(s.Values)
 	s.Using = strings.Clone(s.Using)
