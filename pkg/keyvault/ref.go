@@ -7,6 +7,7 @@ package keyvault
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -319,6 +320,9 @@ func ParseSecretURI(s string) (parts SecretURIParts, ok bool, err error) {
 	parts = SecretURIParts{Host: strings.ToLower(host), Vault: vault}
 	if len(segs) < 2 || len(segs) > 3 {
 		return parts, true, fmt.Errorf("%q: expected https://%s/secrets/<name>[/<version>]", s, parts.Host)
+	}
+	if slices.Contains(segs[1:], "") {
+		return parts, true, fmt.Errorf("%q: empty path segment; expected https://%s/secrets/<name>[/<version>]", s, parts.Host)
 	}
 	parts.Secret = segs[1]
 	if len(segs) == 3 {

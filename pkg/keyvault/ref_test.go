@@ -79,6 +79,13 @@ func TestParseSecretURI(t *testing.T) {
 	assert.True(t, ok)
 	assert.Error(t, err)
 
+	// An empty name or version segment is malformed, not a reference to "" (fuzz crasher).
+	for _, bad := range []string{"https://kv.vault.azure.net/secrets//0", "https://kv.vault.azure.net/secrets/a//", "https://kv.vault.azure.net/secrets//"} {
+		_, ok, err = ParseSecretURI(bad)
+		assert.True(t, ok, bad)
+		assert.ErrorContains(t, err, "empty path segment", bad)
+	}
+
 	for _, not := range []string{"https://example.com/secrets/a", "http://kv.vault.azure.net/secrets/a", "https://kv.vault.azure.net/keys/k1", "https://a.b.vault.azure.net/secrets/x", "kv"} {
 		_, ok, _ := ParseSecretURI(not)
 		assert.False(t, ok, not)

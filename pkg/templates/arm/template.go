@@ -422,7 +422,9 @@ func (r *KeyVaultRef) VaultName() string { return VaultNameFromID(r.VaultID) }
 // returns "" when id is not one (expressions included).
 func VaultNameFromID(id string) string {
 	const marker = "/providers/microsoft.keyvault/vaults/"
-	l := strings.ToLower(id)
+	// ASCII folding keeps l's byte offsets equal to id's; strings.ToLower
+	// would not for invalid UTF-8 (one bad byte becomes three).
+	l := asciiLower(id)
 	i := strings.LastIndex(l, marker)
 	if i < 0 || IsExpression(id) {
 		return ""
@@ -432,6 +434,16 @@ func VaultNameFromID(id string) string {
 		name = name[:j]
 	}
 	return name
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // ParseParametersFile parses src and returns its parameters view.

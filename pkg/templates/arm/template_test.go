@@ -243,4 +243,7 @@ func TestVaultNameFromID(t *testing.T) {
 	assert.Equal(t, "kv1", VaultNameFromID("/subscriptions/s/resourceGroups/r/providers/microsoft.keyvault/VAULTS/kv1/"))
 	assert.Equal(t, "", VaultNameFromID("[resourceId('Microsoft.KeyVault/vaults', 'kv')]"))
 	assert.Equal(t, "", VaultNameFromID("kv1"))
+	// Invalid UTF-8 before the marker once shifted the offsets and panicked (fuzz crasher).
+	assert.Equal(t, "kv\xf4", VaultNameFromID("/subscriptions/\xf4\xf4/providers/Microsoft.KeyVault/vaults/kv\xf4"))
+	assert.Equal(t, "", VaultNameFromID("\xf4\xf4\xf4/providers/Microsoft.KeyVault/vaults/"))
 }
