@@ -53,6 +53,10 @@ type Runtime struct {
 	Secret func(string)
 	// WorkDir resolves relative paths: the sources directory on an agent, the cwd locally.
 	WorkDir string
+	// Baseline is the parsed baselineFile input, nil without one. gaterun applies it to the
+	// report after Evaluate; a gate reads it only to compute outputs that count what the
+	// verdict will count.
+	Baseline *finding.Baseline
 }
 
 // Options tune Main for tests and for the CLI.
@@ -133,6 +137,7 @@ func evaluate(ctx context.Context, g Gate, def *tasks.Definition, rt *Runtime, o
 			}
 		}
 	}
+	rt.Baseline = bl
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	ev.report, ev.err = safeEvaluate(ctx, g, rt)

@@ -178,22 +178,12 @@ func evaluate(ctx context.Context, rt *gaterun.Runtime, local azcred.LocalFunc) 
 
 // acceptedByBaseline returns a function telling whether the run's baseline accepts a finding,
 // so the findings/errors/warnings outputs count what the verdict counts. gaterun applies the
-// baseline itself after evaluation (and reports a broken baseline file); this reads it on a copy.
+// baseline itself after evaluation; this applies it to a copy.
 func acceptedByBaseline(rt *gaterun.Runtime, rep *finding.Report) func(i int) bool {
-	none := func(int) bool { return false }
-	p := rt.Inputs.Path("baselineFile", rt.WorkDir)
-	if p == "" {
-		return none
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return none
-	}
-	bl, err := finding.ParseBaseline(p, data)
-	if err != nil {
-		return none
+	if rt.Baseline == nil {
+		return nil
 	}
 	scratch := &finding.Report{Findings: append([]finding.Finding(nil), rep.Findings...)}
-	bl.Apply(rt.Now, scratch)
+	rt.Baseline.Apply(rt.Now, scratch)
 	return func(i int) bool { return !scratch.Findings[i].Counts() }
 }
