@@ -45,6 +45,23 @@ func (r agentRun) results() []string {
 	return out
 }
 
+// files returns everything the run wrote where a user could read it: stdout, stderr and the
+// files in the agent's temp directory (the summary, SARIF).
+func (r agentRun) files(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{"stdout": r.stdout, "stderr": r.stderr}
+	require.NoError(t, filepath.WalkDir(r.tempDir, func(p string, d os.DirEntry, err error) error {
+		require.NoError(t, err)
+		if !d.IsDir() {
+			data, err := os.ReadFile(p)
+			require.NoError(t, err)
+			out[p] = string(data)
+		}
+		return nil
+	}))
+	return out
+}
+
 func (r agentRun) issues() []task.Command { return r.named("task.logissue") }
 
 // codes counts logissue commands by rule id.

@@ -90,8 +90,7 @@ func TestKeyVaultGateVerifiesReferences(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("SSL_CERT_FILE, which lets the binary trust the fake Azure, is honoured on Linux only")
 	}
-	root := kvModuleRoot(t)
-	bin := kvBuild(t, root)
+	bin := buildCmd(t, "keyvault-gate")
 	sources := kvWriteTree(t, kvVerifyTree)
 
 	t.Run("workload identity federation finds KV012, KV013 and KV014", func(t *testing.T) {
@@ -99,7 +98,7 @@ func TestKeyVaultGateVerifiesReferences(t *testing.T) {
 		for k, v := range f.NewConnection(verifytest.KindWorkload, "AzureCloud", nil).Env() {
 			env[k] = v
 		}
-		r := kvExec(t, bin, root, sources, env)
+		r := kvExec(t, bin, sources, env)
 		assert.Equal(t, 1, r.code, r.stdout+r.stderr)
 		assert.Equal(t, []string{"Failed"}, r.results())
 		codes := r.codes()
@@ -107,22 +106,22 @@ func TestKeyVaultGateVerifiesReferences(t *testing.T) {
 		assert.Equal(t, 1, codes["KV013"], r.stdout)
 		assert.Equal(t, 1, codes["KV014"], r.stdout)
 		for _, c := range r.named("task.logissue") {
-			switch c.props["code"] {
+			switch c.Props["code"] {
 			case "KV012":
-				assert.Equal(t, "tf/main.tf", c.props["sourcepath"])
-				assert.Contains(t, c.data, "secret 'missing-one' does not exist (404 SecretNotFound)")
+				assert.Equal(t, "tf/main.tf", c.Props["sourcepath"])
+				assert.Contains(t, c.Data, "secret 'missing-one' does not exist (404 SecretNotFound)")
 			case "KV013":
-				assert.Equal(t, "bicep/main.bicepparam", c.props["sourcepath"])
-				assert.Equal(t, "warning", c.props["type"])
+				assert.Equal(t, "bicep/main.bicepparam", c.Props["sourcepath"])
+				assert.Equal(t, "warning", c.Props["type"])
 			case "KV014":
-				assert.Equal(t, "infra/app.parameters.json", c.props["sourcepath"])
-				assert.Contains(t, c.data, "vault kv-legacy does not allow template deployment")
+				assert.Equal(t, "infra/app.parameters.json", c.Props["sourcepath"])
+				assert.Contains(t, c.Data, "vault kv-legacy does not allow template deployment")
 			}
 		}
 		assert.Equal(t, "4", r.outputs()["secretsVerified"], "db-password in two vaults, expiring, and missing-one (looked up, not found)")
 		assert.Contains(t, r.stdout, "verified as service principal with client id "+verifytest.WorkloadClientID)
 		require.Len(t, r.named("task.uploadsummary"), 1)
-		summary, err := os.ReadFile(r.named("task.uploadsummary")[0].data)
+		summary, err := os.ReadFile(r.named("task.uploadsummary")[0].Data)
 		require.NoError(t, err)
 		assert.Contains(t, string(summary), "### Key Vault references verified")
 		assert.Contains(t, string(summary), "verified ok")
@@ -143,7 +142,7 @@ func TestKeyVaultGateVerifiesReferences(t *testing.T) {
 		assert.NotContains(t, r.stdout, "SECRET-VALUE")
 		assert.NotContains(t, r.stdout, f.OIDCToken(), "the OIDC assertion is never printed")
 		for _, s := range r.named("task.setsecret") {
-			assert.Equal(t, kvToken, s.data)
+			assert.Equal(t, kvToken, s.Data)
 		}
 	})
 
@@ -154,7 +153,7 @@ func TestKeyVaultGateVerifiesReferences(t *testing.T) {
 			env[k] = v
 		}
 		env["INPUT_MODE"] = "audit"
-		r := kvExec(t, bin, root, sources, env)
+		r := kvExec(t, bin, sources, env)
 		assert.Equal(t, 2, r.code, "could not evaluate, in audit mode too")
 		assert.Equal(t, []string{"Failed"}, r.results())
 		assert.Contains(t, r.stdout, "vault kv-prod.vault.azure.net: 403 Forbidden/ForbiddenByRbac")
