@@ -39,6 +39,8 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/build"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/git"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/workitemtracking"
+
+	"github.com/stagegate/stagegate/pkg/retry"
 )
 
 // Options configure a Client. OrgURL and Credential are required.
@@ -147,7 +149,7 @@ func New(_ context.Context, opts Options) (*Client, error) {
 		o.MaxBackoff = 30 * time.Second
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = retry.Sleep
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -240,17 +242,6 @@ func redactURL(raw string) string {
 		}
 	}
 	return raw
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // OrgURL returns the organization URL without a trailing slash.

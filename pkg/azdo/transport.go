@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"mime"
 	"net"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stagegate/stagegate/pkg/retry"
 )
 
 // maxResponseBytes bounds a buffered response body. The largest legitimate
@@ -205,7 +206,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, &exhaustedError{attempts: attempt, err: err}
 			}
 			reason = describeNetError(err, t.attemptTimeout)
-			wait = t.backoff(attempt)
+			wait = retry.Backoff(attempt, t.baseBackoff, t.maxBackoff)
 		}
 		if wait > t.maxWait {
 			return nil, &waitError{status: status, wait: wait, limit: t.maxWait, attempts: attempt, why: "it is longer than the longest wait allowed"}
@@ -289,58 +290,14 @@ func jsonComplete(resp *http.Response) bool {
 // X-RateLimit-Delay on 429 and 503, and backs off exponentially otherwise.
 func (t *transport) retryDelay(resp *http.Response, attempt int) time.Duration {
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), t.now()); ok {
+		if d, ok := retry.After(resp.Header.Get("Retry-After"), t.now()); ok {
 			return d
 		}
-		if d, ok := parseSeconds(resp.Header.Get("X-RateLimit-Delay")); ok {
+		if d, ok := retry.Seconds(resp.Header.Get("X-RateLimit-Delay")); ok {
 			return d
 		}
 	}
-	return t.backoff(attempt)
-}
-
-// backoff is exponential with jitter: base*2^(attempt-1), capped, then a
-// random point in its upper half so that parallel gates spread out.
-func (t *transport) backoff(attempt int) time.Duration {
-	d := t.baseBackoff << min(attempt-1, 20)
-	if d > t.maxBackoff || d <= 0 {
-		d = t.maxBackoff
-	}
-	half := d / 2
-	if half <= 0 {
-		return d
-	}
-	return half + rand.N(half+1)
-}
-
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if d, ok := parseSeconds(v); ok {
-		return d, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
-}
-
-func parseSeconds(v string) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || !(f >= 0 && f <= 86400) { // also rejects NaN
-		return 0, false
-	}
-	return time.Duration(f * float64(time.Second)), true
+	return retry.Backoff(attempt, t.baseBackoff, t.maxBackoff)
 }
 
 // observeRateLimit slows the next request a little when the identity has
@@ -352,7 +309,7 @@ func (t *transport) observeRateLimit(resp *http.Response) {
 		return
 	}
 	delay := time.Second
-	if d, ok := parseSeconds(resp.Header.Get("X-RateLimit-Delay")); ok && d > delay {
+	if d, ok := retry.Seconds(resp.Header.Get("X-RateLimit-Delay")); ok && d > delay {
 		delay = min(d, 10*time.Second)
 	}
 	t.mu.Lock()

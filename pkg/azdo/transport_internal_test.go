@@ -3,7 +3,6 @@ package azdo
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -47,46 +46,6 @@ func TestRetryable(t *testing.T) {
 	}
 	assert.False(t, retryable(http.MethodPost, "other"))
 	assert.False(t, retryable(http.MethodPatch, "other"))
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"5", 5 * time.Second, true},
-		{" 0.5 ", 500 * time.Millisecond, true},
-		{"0", 0, true},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
-		{now.Add(-time.Minute).Format(http.TimeFormat), 0, true},
-		{"", 0, false},
-		{"-3", 0, false},
-		{"soon", 0, false},
-		{"1e9", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		assert.Equal(t, tt.ok, ok, tt.in)
-		assert.Equal(t, tt.want, got, tt.in)
-	}
-}
-
-func FuzzParseRetryAfter(f *testing.F) {
-	now := time.Date(2025, 6, 15, 12, 0, 0, 0, time.UTC)
-	for _, s := range []string{"5", "0.25", "Sun, 15 Jun 2025 12:01:00 GMT", "", "NaN", "+Inf", "-1", "86401"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		d, ok := parseRetryAfter(s, now)
-		if ok && d < 0 {
-			t.Fatalf("parseRetryAfter(%q) = %v", s, d)
-		}
-		if !ok && d != 0 {
-			t.Fatalf("parseRetryAfter(%q) returned %v with ok=false", s, d)
-		}
-	})
 }
 
 func TestRedactor(t *testing.T) {

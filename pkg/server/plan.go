@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/stagegate/stagegate/pkg/retry"
 )
 
 // planClient posts to the pipeline's plan: log lines to the timeline record feed and the
@@ -89,7 +89,7 @@ func (p *planClient) post(ctx context.Context, kind, url, token string, body []b
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("User-Agent", "stagegate-serve")
 		resp, err := p.hc.Do(req)
-		wait := planBackoff(attempt)
+		wait := retry.Backoff(attempt, planBaseBackoff, planMaxBackoff)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -109,7 +109,7 @@ func (p *planClient) post(ctx context.Context, kind, url, token string, body []b
 				p.metrics.inc(mPlanPosts, kind, "failed")
 				return last
 			}
-			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			if d, ok := retry.After(resp.Header.Get("Retry-After"), time.Now()); ok {
 				wait = d
 			}
 		}
@@ -126,39 +126,6 @@ func (p *planClient) post(ctx context.Context, kind, url, token string, body []b
 			p.metrics.inc(mPlanPosts, kind, "failed")
 			return fmt.Errorf("%w (gave up waiting: %v)", last, err)
 		}
-	}
-}
-
-func planBackoff(attempt int) time.Duration {
-	d := planBaseBackoff << (attempt - 1)
-	if d > planMaxBackoff || d <= 0 {
-		d = planMaxBackoff
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

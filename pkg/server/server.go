@@ -45,6 +45,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/task"
 	"github.com/stagegate/stagegate/pkg/version"
 	"github.com/stagegate/stagegate/tasks"
+
+	"github.com/stagegate/stagegate/pkg/retry"
 )
 
 // Options build a Server.
@@ -141,7 +143,7 @@ func New(opts Options) (*Server, error) {
 	}
 	sleep := opts.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = retry.Sleep
 	}
 	if s.sources == nil {
 		s.sources = &repofetch.Fetcher{

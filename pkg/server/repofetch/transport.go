@@ -4,14 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/stagegate/stagegate/pkg/azdo"
+
+	"github.com/stagegate/stagegate/pkg/retry"
 )
 
 // transport authenticates and retries the requests of one fetch. It sends the credential only
@@ -48,7 +48,7 @@ func (f *Fetcher) transport(cred azdo.Credential, host string) *transport {
 		t.timeout = 2 * time.Minute
 	}
 	if t.sleep == nil {
-		t.sleep = sleepCtx
+		t.sleep = retry.Sleep
 	}
 	return t
 }
@@ -83,7 +83,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r := req.Clone(ctx)
 		r.Header.Set("Authorization", auth)
 		resp, err := t.attempt(r)
-		wait := backoff(attempt)
+		wait := retry.Backoff(attempt, baseBackoff, maxBackoff)
 		switch {
 		case err != nil:
 			if ctx.Err() != nil {
@@ -91,7 +91,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 			t.record(resp.StatusCode)
-			if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			if d, ok := retry.After(resp.Header.Get("Retry-After"), time.Now()); ok {
 				wait = d
 			}
 		default:
@@ -146,43 +146,4 @@ func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err
-}
-
-func backoff(attempt int) time.Duration {
-	d := baseBackoff << (attempt - 1)
-	if d > maxBackoff || d <= 0 {
-		d = maxBackoff
-	}
-	// Full jitter on the upper half: replicas retrying together spread out.
-	return d/2 + rand.N(d/2+1)
-}
-
-// retryAfter reads Retry-After as seconds or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		d := t.Sub(now)
-		if d < 0 {
-			d = 0
-		}
-		return d, true
-	}
-	return 0, false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
