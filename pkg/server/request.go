@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -70,6 +71,9 @@ func ParseCheckRequest(data []byte) (*CheckRequest, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("request body: %w", jsonError(data, err))
+	}
+	if err := noDuplicateKeys(data); err != nil {
+		return nil, fmt.Errorf("request body: %w", err)
 	}
 	if dec.More() {
 		return nil, errors.New("request body: unexpected data after the JSON object")
@@ -167,6 +171,61 @@ func field(name, v string, max int) (string, error) {
 }
 
 // jsonError names the line and column of a decoding error.
+// noDuplicateKeys refuses an object that names a member twice. encoding/json keeps the last
+// and matches names case-insensitively, so {"environment":"dev","Environment":"prod"} could
+// mean one thing to a proxy or log reader and another to the gate. data has already decoded.
+func noDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type object struct {
+		seen      map[string]bool
+		expectKey bool
+	}
+	var stack []*object // nil entries are arrays
+	for {
+		offset := dec.InputOffset()
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return jsonError(data, err)
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &object{seen: map[string]bool{}, expectKey: true})
+				continue
+			case '[':
+				stack = append(stack, nil)
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		} else if top != nil && top.expectKey {
+			key := strings.ToLower(tok.(string))
+			if top.seen[key] {
+				for offset < int64(len(data)) && strings.IndexByte(" \t\r\n,", data[offset]) >= 0 {
+					offset++ // InputOffset is where the previous token ended
+				}
+				line := 1 + bytes.Count(data[:offset], []byte("\n"))
+				col := int(offset) - bytes.LastIndexByte(data[:offset], '\n')
+				return fmt.Errorf("line %d, column %d: member %q appears twice in one object (names match case-insensitively)", line, col, printable(tok.(string)))
+			}
+			top.seen[key] = true
+			top.expectKey = false
+			continue
+		}
+		// A value ended (a scalar, or a closed object or array): the enclosing object wants a key.
+		if len(stack) > 0 && stack[len(stack)-1] != nil {
+			stack[len(stack)-1].expectKey = true
+		}
+	}
+}
+
 func jsonError(data []byte, err error) error {
 	var offset int64 = -1
 	var syn *json.SyntaxError

@@ -46,6 +46,12 @@ func TestParseCheckRequest(t *testing.T) {
 		{name: "too many inputs", body: `{"inputs":{` + manyInputs(65) + `}}`, err: "more than 64"},
 		{name: "trailing data", body: `{} []`, err: "after the JSON object"},
 		{name: "not an object", body: `[]`, err: "request body"},
+		{name: "repeated member", body: `{"environment":"dev","environment":"production"}`, err: `line 1, column 22: member "environment" appears twice`},
+		{name: "repeated member in another case", body: "{\"environment\":\"dev\",\n \"Environment\":\"production\"}", err: `line 2, column 2: member "Environment" appears twice`},
+		{name: "repeated input", body: `{"inputs":{"maxHigh":"5","MAXHIGH":"0"}}`, err: `member "MAXHIGH" appears twice`},
+		{name: "repeated inputs object", body: `{"inputs":{"tags":"a"},"project":"P","inputs":{"tags":"b"}}`, err: `member "inputs" appears twice`},
+		{name: "one name in different objects", body: `{"project":"P","inputs":{"project":"Q","tags":"x"}}`, want: &CheckRequest{
+			Project: "P", Inputs: map[string]string{"project": "Q", "tags": "x"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
