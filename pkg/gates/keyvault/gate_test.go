@@ -493,3 +493,31 @@ func TestScanCancelled(t *testing.T) {
 	_, err = Scan(ctx, options(t, dir))
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// Scan stops reading outcomes when its context ends, even while a worker is still parsing a
+// file and nothing more will arrive for a while.
+func TestWhileLiveStopsWithTheContext(t *testing.T) {
+	ch := make(chan int, 2)
+	ch <- 1
+	ch <- 2
+	var got []int
+	for v := range whileLive(context.Background(), ch) {
+		got = append(got, v)
+		if len(got) == 2 {
+			close(ch)
+		}
+	}
+	assert.Equal(t, []int{1, 2}, got, "every value, then the end of the channel")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	blocked := make(chan int) // a worker busy with a large file: nothing arrives
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range whileLive(ctx, blocked) {
+			t.Error("no value was sent")
+		}
+	}()
+	cancel()
+	<-done // returns only because the context ended; a hang fails the test by its timeout
+}

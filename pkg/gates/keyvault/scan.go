@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path"
 	"runtime"
@@ -113,7 +114,11 @@ func Scan(ctx context.Context, opt *Options) (*Result, error) {
 				}
 				o := analyzeFile(j.f, &buf, cfg, maxSize)
 				o.seq = j.seq
-				outs <- o
+				select {
+				case outs <- o:
+				case <-ctx.Done():
+					// Scan has returned or will: nobody may read outs any more.
+				}
 			}
 		}()
 	}
@@ -127,17 +132,28 @@ func Scan(ctx context.Context, opt *Options) (*Result, error) {
 		res.Groups[g] = &GroupStats{Formats: map[rules.Format]int{}}
 	}
 	var ordered []outcome
-	for o := range outs {
+	// A cancelled scan returns at once rather than when every worker has finished the file it
+	// is parsing (a large file can take seconds); the workers stop after that file.
+	for o := range whileLive(ctx, outs) {
+		if o.r != nil && !o.binary {
+			res.count(o.r)
+			if o.r.Empty() {
+				// Nothing to report or pair: keep only the counts. On a large tree most files
+				// are clean, and their results would otherwise stay until the end of phase 1.
+				o.r = nil
+			}
+		}
 		for len(ordered) <= o.seq {
 			ordered = append(ordered, outcome{})
 		}
 		ordered[o.seq] = o
 	}
-	if walkErr != nil {
-		return nil, fmt.Errorf("scan %s: %w", opt.Root, walkErr)
-	}
+	// ctx first: after an early return the walker may still be writing walkErr.
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if walkErr != nil {
+		return nil, fmt.Errorf("scan %s: %w", opt.Root, walkErr)
 	}
 	res.collect(ordered, walkStats)
 	res.pair()
@@ -158,27 +174,36 @@ func Scan(ctx context.Context, opt *Options) (*Result, error) {
 	return res, nil
 }
 
+// whileLive yields the values of ch until ch closes or ctx ends.
+func whileLive[T any](ctx context.Context, ch <-chan T) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for {
+			select {
+			case v, ok := <-ch:
+				if !ok || !yield(v) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
 // collect keeps the outcomes in path order and turns discovery problems into findings and notes.
 func (res *Result) collect(ordered []outcome, st discover.Stats) {
 	var binaries []string
 	for _, o := range ordered {
-		if o.r == nil {
-			continue
-		}
-		if o.binary {
-			binaries = append(binaries, o.r.Path)
-			continue
-		}
 		if o.note != "" {
 			res.notes = append(res.notes, o.note)
 		}
-		res.files = append(res.files, o.r)
-		g := res.Groups[o.r.Format.Group()]
-		g.Files++
-		g.Bytes += o.r.Size
-		g.Formats[o.r.Format]++
-		res.FilesScanned++
-		res.BytesScanned += o.r.Size
+		switch {
+		case o.r == nil: // nothing to report: counted on arrival
+		case o.binary:
+			binaries = append(binaries, o.r.Path)
+		default:
+			res.files = append(res.files, o.r)
+		}
 	}
 	for _, p := range st.Problems {
 		// A file or folder that cannot be read cannot be proven clean: fail closed.
@@ -207,6 +232,16 @@ func (res *Result) collect(ordered []outcome, st discover.Stats) {
 	if len(inside) > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("did not follow %d symbolic %s inside rootDirectory (their targets are scanned at their own paths when included): %s", len(inside), plural(len(inside), "link", "links"), sample(inside)))
 	}
+}
+
+// count adds a scanned file to the statistics.
+func (res *Result) count(r *rules.FileResult) {
+	g := res.Groups[r.Format.Group()]
+	g.Files++
+	g.Bytes += r.Size
+	g.Formats[r.Format]++
+	res.FilesScanned++
+	res.BytesScanned += r.Size
 }
 
 // pair runs phase 2 and merges its issues into each file's issues; summaries are dropped after.

@@ -1,7 +1,7 @@
 package rules
 
 import (
-	"strings"
+	"unique"
 
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/secrets"
 	"github.com/stagegate/stagegate/pkg/templates/classify"
@@ -154,15 +154,15 @@ func itoa(n int) string {
 func (r *FileResult) detach() {
 	for i := range r.Issues {
 		is := &r.Issues[i]
-		is.Logical, is.Message = strings.Clone(is.Logical), strings.Clone(is.Message)
+		is.Logical, is.Message = keep(is.Logical), keep(is.Message)
 	}
 	for i := range r.Refs {
 		ref := &r.Refs[i]
-		ref.Secret, ref.Version, ref.Parameter = strings.Clone(ref.Secret), strings.Clone(ref.Version), strings.Clone(ref.Parameter)
-		ref.Source.Logical = strings.Clone(ref.Source.Logical)
+		ref.Secret, ref.Version, ref.Parameter = keep(ref.Secret), keep(ref.Version), keep(ref.Parameter)
+		ref.Source.Logical = keep(ref.Source.Logical)
 		v := &ref.Vault
-		v.Name, v.ID, v.SubscriptionID, v.ResourceGroup = strings.Clone(v.Name), strings.Clone(v.ID), strings.Clone(v.SubscriptionID), strings.Clone(v.ResourceGroup)
-		v.Host, v.Expression = strings.Clone(v.Host), strings.Clone(v.Expression)
+		v.Name, v.ID, v.SubscriptionID, v.ResourceGroup = keep(v.Name), keep(v.ID), keep(v.SubscriptionID), keep(v.ResourceGroup)
+		v.Host, v.Expression = keep(v.Host), keep(v.Expression)
 	}
 	s := r.Summary
 	if s == nil {
@@ -171,29 +171,48 @@ func (r *FileResult) detach() {
 	for i := range s.Params {
 		// Type too: a Bicep type is a substring of the parser's copy of the whole file, and one
 		// such string kept every summarised file's text alive until pairing (heap ~ tree size).
-		s.Params[i].Name, s.Params[i].Type = strings.Clone(s.Params[i].Name), strings.Clone(s.Params[i].Type)
+		s.Params[i].Name, s.Params[i].Type = keep(s.Params[i].Name), keep(s.Params[i].Type)
 	}
-	cloneValues(s.Values)
-	s.Using = strings.Clone(s.Using)
+	s.Values = judgeable(s.Values)
+	s.Using = keep(s.Using)
 	for i := range s.Modules {
 		m := &s.Modules[i]
-		m.Symbol, m.Path = strings.Clone(m.Symbol), strings.Clone(m.Path)
-		cloneValues(m.Values)
+		m.Symbol, m.Path = keep(m.Symbol), keep(m.Path)
+		m.Values = judgeable(m.Values)
 	}
 	for i := range s.Deployments {
 		d := &s.Deployments[i]
-		d.Task, d.Logical, d.Template = strings.Clone(d.Task), strings.Clone(d.Logical), strings.Clone(d.Template)
+		d.Task, d.Logical, d.Template = keep(d.Task), keep(d.Logical), keep(d.Template)
 		for j := range d.Parameters {
-			d.Parameters[j] = strings.Clone(d.Parameters[j])
+			d.Parameters[j] = keep(d.Parameters[j])
 		}
-		cloneValues(d.Overrides)
+		d.Overrides = judgeable(d.Overrides)
 	}
 }
 
-func cloneValues(vs []ParamValue) {
-	for i := range vs {
-		vs[i].Name, vs[i].Logical, vs[i].Redacted = strings.Clone(vs[i].Name), strings.Clone(vs[i].Logical), strings.Clone(vs[i].Redacted)
+// judgeable keeps the values phase 2 can judge, in a slice of their own with their strings
+// detached: the others (Key Vault references, expressions, placeholders, scalars) can never
+// give an issue, and a well-kept tree is nearly all of them.
+func judgeable(vs []ParamValue) []ParamValue {
+	var out []ParamValue
+	for _, v := range vs {
+		if v.Judgeable() {
+			v.Name, v.Logical, v.Redacted = keep(v.Name), keep(v.Logical), keep(v.Redacted)
+			out = append(out, v)
+		}
 	}
+	return out
+}
+
+// keep detaches s from the file it was sliced from. Vault names and ids, parameter names and
+// types, task names and logical paths repeat across thousands of files of a tree, so they are
+// interned, one copy each: on the generated 1 GB tree the results kept until pairing are most of
+// the gate's live heap.
+func keep(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
 }
 
 // Merge adds phase-2 issues to a file's phase-1 issues and drops credential findings (KV009)

@@ -174,7 +174,7 @@ func Pair(files []Summarized) *Cross {
 // declares it, a parameter whose name says secret.
 func judge(c *Cross, file, rule string, values []ParamValue, tpls []*Summarized, where string) {
 	for _, v := range values {
-		if v.Kind != StringLiteral && v.Kind != ObjectLiteral {
+		if !v.Judgeable() {
 			continue
 		}
 		declaredIn, secureIn := "", ""

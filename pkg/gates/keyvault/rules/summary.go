@@ -39,6 +39,10 @@ type ParamValue struct {
 	start, end   int
 }
 
+// Judgeable reports whether the value is a literal a template parameter could be judged for:
+// a string or an object. Summaries keep only these (FileResult.detach).
+func (v ParamValue) Judgeable() bool { return v.Kind == StringLiteral || v.Kind == ObjectLiteral }
+
 // ModuleCall is a Bicep module declaration with a local path.
 type ModuleCall struct {
 	Symbol       string
@@ -96,6 +100,12 @@ type FileResult struct {
 	Refs   []keyvault.Reference
 	// Summary is nil for files no cross-file rule reads.
 	Summary *Summary
+}
+
+// Empty reports whether the file gave nothing to report or pair: no issue, no reference, no
+// summary.
+func (r *FileResult) Empty() bool {
+	return len(r.Issues) == 0 && len(r.Refs) == 0 && r.Summary == nil
 }
 
 func (r *FileResult) add(is Issue) {
