@@ -110,13 +110,24 @@ func (p Problem) Error() string { return p.Field + ": " + p.Message }
 // Check validates the statically known parts of r and returns every problem found.
 func (r Reference) Check() []Problem {
 	var out []Problem
-	if r.Vault.ID != "" && !r.Vault.Dynamic {
-		if _, err := ParseVaultID(r.Vault.ID); err != nil {
-			out = append(out, Problem{"vault id", err.Error()})
+	if !r.Vault.Dynamic {
+		idOK := true
+		if r.Vault.ID != "" {
+			id, err := ParseVaultID(r.Vault.ID)
+			idOK = err == nil
+			switch {
+			case err != nil:
+				out = append(out, Problem{"vault id", err.Error()})
+			case r.Vault.Name != "" && !strings.EqualFold(r.Vault.Name, id.Name):
+				out = append(out, Problem{"vault name", fmt.Sprintf("%q does not match the vault id's name %q", r.Vault.Name, id.Name)})
+				idOK = false
+			}
 		}
-	} else if r.Vault.Name != "" && !r.Vault.Dynamic {
-		if err := ValidateVaultName(r.Vault.Name); err != nil {
-			out = append(out, Problem{"vault name", err.Error()})
+		// A name beside a broken id is not judged again: the id problem already says it.
+		if idOK && r.Vault.Name != "" {
+			if err := ValidateVaultName(r.Vault.Name); err != nil {
+				out = append(out, Problem{"vault name", err.Error()})
+			}
 		}
 	}
 	if !r.SecretDynamic && r.Secret != "*" {

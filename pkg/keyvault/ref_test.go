@@ -132,6 +132,32 @@ func TestReferenceCheck(t *testing.T) {
 
 	all := Reference{Kind: PipelineTask, Vault: Vault{Name: "kv-app"}, Secret: "*"}
 	assert.Empty(t, all.Check())
+
+	// A name beside a valid id is judged too: Resolve builds the vault's host from the name
+	// (fuzz crasher: name " " with a valid id became host " .vault.azure.net").
+	for _, tc := range []struct {
+		name, want string
+	}{
+		{" ", `" " does not match the vault id's name "kv-app"`},
+		{"kv-other", `"kv-other" does not match the vault id's name "kv-app"`},
+		{"KV-APP", ""},
+	} {
+		r := good
+		r.Vault.Name = tc.name
+		probs := r.Check()
+		if tc.want == "" {
+			assert.Empty(t, probs, tc.name)
+			continue
+		}
+		require.Len(t, probs, 1, tc.name)
+		assert.Equal(t, "vault name", probs[0].Field)
+		assert.Contains(t, probs[0].Error(), tc.want)
+	}
+	broken := good
+	broken.Vault.ID, broken.Vault.Name = "/subscriptions/x", " "
+	probs = broken.Check()
+	require.Len(t, probs, 1, "the id problem says it; the name is not judged twice")
+	assert.Equal(t, "vault id", probs[0].Field)
 }
 
 func TestAllowList(t *testing.T) {
