@@ -67,13 +67,14 @@ func ParseCheckRequest(data []byte) (*CheckRequest, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return req, nil
 	}
+	// Repeated names first: a body that repeats one is refused for that, whatever else is wrong.
+	if err := noDuplicateKeys(data); err != nil {
+		return nil, fmt.Errorf("request body: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("request body: %w", jsonError(data, err))
-	}
-	if err := noDuplicateKeys(data); err != nil {
-		return nil, fmt.Errorf("request body: %w", err)
 	}
 	if dec.More() {
 		return nil, errors.New("request body: unexpected data after the JSON object")
@@ -173,7 +174,7 @@ func field(name, v string, max int) (string, error) {
 // jsonError names the line and column of a decoding error.
 // noDuplicateKeys refuses an object that names a member twice. encoding/json keeps the last
 // and matches names case-insensitively, so {"environment":"dev","Environment":"prod"} could
-// mean one thing to a proxy or log reader and another to the gate. data has already decoded.
+// mean one thing to a proxy or log reader and another to the gate.
 func noDuplicateKeys(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type object struct {
