@@ -130,7 +130,8 @@ func (r Reference) Check() []Problem {
 			}
 		}
 	}
-	if !r.SecretDynamic && r.Secret != "*" {
+	// "*" is the AzureKeyVault task's "every secret"; in any other reference it is a name.
+	if !r.SecretDynamic && (r.Kind != PipelineTask || r.Secret != "*") {
 		if err := ValidateSecretName(r.Secret); err != nil {
 			out = append(out, Problem{"secret name", err.Error()})
 		}

@@ -132,6 +132,12 @@ func TestReferenceCheck(t *testing.T) {
 
 	all := Reference{Kind: PipelineTask, Vault: Vault{Name: "kv-app"}, Secret: "*"}
 	assert.Empty(t, all.Check())
+	// Only the pipeline task means "every secret" by "*" (fuzz crasher: an ARM reference to
+	// secret "*" became a lookup of a secret named "*").
+	star := Reference{Kind: ARMParameter, Vault: Vault{Name: "kv-app"}, Secret: "*"}
+	probs = star.Check()
+	require.Len(t, probs, 1)
+	assert.Equal(t, "secret name", probs[0].Field)
 
 	// A name beside a valid id is judged too: Resolve builds the vault's host from the name
 	// (fuzz crasher: name " " with a valid id became host " .vault.azure.net").
