@@ -90,7 +90,7 @@ func TestCleanCorpus(t *testing.T) {
 	assert.Equal(t, size, res.BytesScanned)
 	assert.Empty(t, rep.Notes)
 	assert.NotEmpty(t, res.References)
-	t.Logf("clean corpus: %d files, %d bytes, %d Key Vault references, 0 findings", files, size, len(res.References))
+	t.Logf("clean corpus: %d files, %d bytes, %d Key Vault references, 0 findings", files, size, res.ReferencesFound)
 	for _, g := range rules.Groups() {
 		assert.Positive(t, res.Groups[g].Files, "the corpus has %s files", g)
 	}
@@ -145,7 +145,7 @@ func TestReportShape(t *testing.T) {
 	}
 	assert.Equal(t, "0", names["secretsVerified"])
 	assert.Equal(t, itoa(res.FilesScanned), names["filesScanned"])
-	assert.Equal(t, itoa(len(res.References)), names["referencesFound"])
+	assert.Equal(t, itoa(res.ReferencesFound), names["referencesFound"])
 	assert.Equal(t, itoa(len(rep.Findings)), names["findings"])
 	require.Len(t, rep.Tables, 2)
 	assert.Equal(t, "Findings by rule", rep.Tables[0].Title)
@@ -520,4 +520,37 @@ func TestWhileLiveStopsWithTheContext(t *testing.T) {
 	}()
 	cancel()
 	<-done // returns only because the context ended; a hang fails the test by its timeout
+}
+
+// Without verification the scan keeps only the first references in walk order, whatever order
+// the workers deliver files in; with it, every one.
+func TestRefWindow(t *testing.T) {
+	refs := func(n int) []kv.Reference { return make([]kv.Reference, n) }
+	sizes := []int{3, 0, 2, 4, 1, 5} // references per file, by seq
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5}, {5, 4, 3, 2, 1, 0}, {2, 5, 0, 4, 1, 3}, {3, 0, 5, 1, 2, 4}} {
+		for _, tc := range []struct {
+			n    int
+			all  bool
+			want []int // references left per file
+		}{
+			{n: 5, want: []int{3, 0, 2, 0, 0, 0}},
+			{n: 6, want: []int{3, 0, 2, 4, 0, 0}}, // whole files: 9 kept to show the first 6
+			{n: 100, want: sizes},
+			{n: 1, all: true, want: sizes},
+		} {
+			w := &refWindow{n: tc.n, all: tc.all}
+			files := make([]*rules.FileResult, len(sizes))
+			for seq := range sizes {
+				files[seq] = &rules.FileResult{Refs: refs(sizes[seq])}
+			}
+			for _, seq := range order {
+				w.offer(seq, files[seq])
+			}
+			got := make([]int, len(files))
+			for i, f := range files {
+				got[i] = len(f.Refs)
+			}
+			assert.Equal(t, tc.want, got, "n=%d all=%v order %v", tc.n, tc.all, order)
+		}
+	}
 }

@@ -48,7 +48,7 @@ func (res *Result) Report() *finding.Report {
 	}
 	if res.verifiedRan {
 		rep.Rules = append(rep.Rules, rules.VerifyCatalog()...)
-		detail := fmt.Sprintf("%d Key Vault %s checked", len(res.References), plural(len(res.References), "reference", "references"))
+		detail := fmt.Sprintf("%d Key Vault %s checked", res.ReferencesFound, plural(res.ReferencesFound, "reference", "references"))
 		if res.verifyReport != nil {
 			detail = res.verifyReport.Detail()
 		}
@@ -131,13 +131,13 @@ func byRuleTable(rep *finding.Report) finding.Table {
 }
 
 func (res *Result) referenceTable() (finding.Table, bool) {
-	if len(res.References) == 0 {
+	if res.ReferencesFound == 0 {
 		return finding.Table{}, false
 	}
 	t := finding.Table{Title: "Key Vault references", Header: []string{"Vault", "Secret", "Version", "Kind", "Location"}}
 	for i, r := range res.References {
 		if i == maxReferenceRows {
-			t.Rows = append(t.Rows, []string{fmt.Sprintf("… and %d more", len(res.References)-maxReferenceRows), "", "", "", ""})
+			t.Rows = append(t.Rows, []string{fmt.Sprintf("… and %d more", res.ReferencesFound-maxReferenceRows), "", "", "", ""})
 			break
 		}
 		secret := r.Secret
@@ -174,14 +174,14 @@ func (res *Result) SetOutputs(rep *finding.Report, accepted func(i int) bool) {
 	case res.verifyReport != nil:
 		verified = res.verifyReport.Verified()
 	case res.verifiedRan:
-		verified = len(res.References)
+		verified = res.ReferencesFound
 	}
 	rep.Outputs = []finding.Output{
 		{Name: "findings", Value: strconv.Itoa(errs + warns), Label: "Findings"},
 		{Name: "errors", Value: strconv.Itoa(errs), Label: "Errors"},
 		{Name: "warnings", Value: strconv.Itoa(warns), Label: "Warnings"},
 		{Name: "filesScanned", Value: strconv.Itoa(res.FilesScanned), Label: "Files scanned"},
-		{Name: "referencesFound", Value: strconv.Itoa(len(res.References)), Label: "Key Vault references"},
+		{Name: "referencesFound", Value: strconv.Itoa(res.ReferencesFound), Label: "Key Vault references"},
 		{Name: "secretsVerified", Value: strconv.Itoa(verified), Label: "Secrets verified"},
 	}
 }

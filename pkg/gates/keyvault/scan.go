@@ -2,6 +2,7 @@ package keyvault
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,8 +35,11 @@ type GroupStats struct {
 // Result is a finished scan.
 type Result struct {
 	Root string
-	// References are every Key Vault reference found, in path order.
-	References []kv.Reference
+	// References are the Key Vault references found, in path order: every one when the scan
+	// verifies them (Options.Verifier), else the first ones, enough for the summary's table.
+	// ReferencesFound counts them all.
+	References      []kv.Reference
+	ReferencesFound int
 	// Groups holds per-check-group statistics, keyed by group name.
 	Groups map[string]*GroupStats
 	// FilesScanned and BytesScanned count every file read (binary files excluded).
@@ -132,11 +137,16 @@ func Scan(ctx context.Context, opt *Options) (*Result, error) {
 		res.Groups[g] = &GroupStats{Formats: map[rules.Format]int{}}
 	}
 	var ordered []outcome
+	// Without verification only the first references are shown: keeping every one until the
+	// end was a quarter of the live heap on a 1 GB tree.
+	window := &refWindow{n: maxReferenceRows, all: opt.Verifier != nil}
 	// A cancelled scan returns at once rather than when every worker has finished the file it
 	// is parsing (a large file can take seconds); the workers stop after that file.
 	for o := range whileLive(ctx, outs) {
 		if o.r != nil && !o.binary {
 			res.count(o.r)
+			res.ReferencesFound += len(o.r.Refs)
+			window.offer(o.seq, o.r)
 			if o.r.Empty() {
 				// Nothing to report or pair: keep only the counts. On a large tree most files
 				// are clean, and their results would otherwise stay until the end of phase 1.
@@ -169,9 +179,42 @@ func Scan(ctx context.Context, opt *Options) (*Result, error) {
 		}
 	}
 	if opt.Progress != nil {
-		opt.Progress(fmt.Sprintf("Scanned %d files (%s) in %s; %d Key Vault references found", res.FilesScanned, humanBytes(res.BytesScanned), res.Duration.Round(time.Millisecond), len(res.References)))
+		opt.Progress(fmt.Sprintf("Scanned %d files (%s) in %s; %d Key Vault references found", res.FilesScanned, humanBytes(res.BytesScanned), res.Duration.Round(time.Millisecond), res.ReferencesFound))
 	}
 	return res, nil
+}
+
+// refWindow keeps the references of the files earliest in walk order until they hold n (all
+// of them when all is set), dropping the others' as files arrive in any order.
+type refWindow struct {
+	n     int
+	all   bool
+	kept  int
+	files []keptRefs // by seq
+}
+
+type keptRefs struct {
+	seq int
+	r   *rules.FileResult
+}
+
+func (w *refWindow) offer(seq int, r *rules.FileResult) {
+	if w.all || len(r.Refs) == 0 {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(w.files, seq, func(k keptRefs, seq int) int { return cmp.Compare(k.seq, seq) })
+	w.files = slices.Insert(w.files, i, keptRefs{seq, r})
+	w.kept += len(r.Refs)
+	// The last file's references are not needed if the files before it already hold n.
+	for len(w.files) > 0 {
+		last := w.files[len(w.files)-1]
+		if w.kept-len(last.r.Refs) < w.n {
+			break
+		}
+		w.kept -= len(last.r.Refs)
+		last.r.Refs = nil
+		w.files = w.files[:len(w.files)-1]
+	}
 }
 
 // whileLive yields the values of ch until ch closes or ctx ends.
