@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
 	"github.com/stagegate/stagegate/pkg/task"
 	"github.com/stagegate/stagegate/tasks"
 )
@@ -115,6 +117,40 @@ func agentInputs(t *testing.T, taskName string, macros map[string]string) map[st
 		m["INPUT_"+task.EnvName(in.Name)] = v
 	}
 	return m
+}
+
+// taskVars is what the agent exports for a task: base (the job's variables), then env over it,
+// then the task's inputs from task.json defaults (macros expanded) where neither set them.
+func taskVars(t *testing.T, taskName string, macros, base, env map[string]string) map[string]string {
+	t.Helper()
+	vars := map[string]string{}
+	for _, m := range []map[string]string{base, env} {
+		for k, v := range m {
+			vars[k] = v
+		}
+	}
+	for k, v := range agentInputs(t, taskName, macros) {
+		if _, set := vars[k]; !set {
+			vars[k] = v
+		}
+	}
+	return vars
+}
+
+// serveScenario serves a scenario from examples/azdo on a new simulator; edit may change it
+// first. It returns the simulator and the collection URI a job would see.
+func serveScenario(t *testing.T, file string, edit func(*azdosim.Scenario)) (*azdosim.Server, string) {
+	t.Helper()
+	sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(t), "examples", "azdo", file))
+	require.NoError(t, err)
+	if edit != nil {
+		edit(sc)
+	}
+	sim, err := azdosim.New(sc, azdosim.Options{})
+	require.NoError(t, err)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, sim.OrgURL(srv.URL) + "/"
 }
 
 // runAgent runs bin with exactly vars (plus PATH and HOME), filling in what every agent job

@@ -24,20 +24,11 @@ const kvToken = "stagegate-kv-e2e-token"
 // overrides or adds variables.
 func kvExec(t *testing.T, bin, sources string, env map[string]string) agentRun {
 	t.Helper()
-	vars := map[string]string{
+	return runAgent(t, bin, taskVars(t, "KeyVaultReferenceGate", map[string]string{"Build.SourcesDirectory": sources}, map[string]string{
 		"BUILD_SOURCESDIRECTORY": sources,
 		"SYSTEM_JOBID":           "job-kv",
 		task.JobTokenVar:         kvToken,
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	for k, v := range agentInputs(t, "KeyVaultReferenceGate", map[string]string{"Build.SourcesDirectory": sources}) {
-		if _, set := vars[k]; !set {
-			vars[k] = v
-		}
-	}
-	return runAgent(t, bin, vars)
+	}, env))
 }
 
 func kvWriteTree(t *testing.T, files map[string]string) string {

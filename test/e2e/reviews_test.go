@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,26 +26,21 @@ const (
 // reviewsSim serves the demo scenario from examples/, with PR 22's bypass reason made hostile.
 func reviewsSim(t *testing.T) (*azdosim.Server, string) {
 	t.Helper()
-	sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(t), "examples", "azdo", "reviews-scenario.json"))
-	require.NoError(t, err)
-	var found bool
-	for _, pr := range sc.Projects[0].Repositories[0].PullRequests {
-		if pr.ID == 22 {
-			pr.CompletionOptions.BypassReason = hostileReason
-			found = true
+	return serveScenario(t, "reviews-scenario.json", func(sc *azdosim.Scenario) {
+		var found bool
+		for _, pr := range sc.Projects[0].Repositories[0].PullRequests {
+			if pr.ID == 22 {
+				pr.CompletionOptions.BypassReason = hostileReason
+				found = true
+			}
 		}
-	}
-	require.True(t, found, "the demo scenario has PR 22")
-	sim, err := azdosim.New(sc, azdosim.Options{})
-	require.NoError(t, err)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return sim, sim.OrgURL(srv.URL) + "/"
+		require.True(t, found, "the demo scenario has PR 22")
+	})
 }
 
 func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]string) agentRun {
 	t.Helper()
-	vars := map[string]string{
+	base := map[string]string{
 		"TF_BUILD":                  "True",
 		"SYSTEM_COLLECTIONURI":      collectionURI,
 		"SYSTEM_TEAMPROJECT":        "Payments",
@@ -59,17 +53,16 @@ func runReviewGate(t *testing.T, bin, collectionURI string, env map[string]strin
 		task.JobTokenVar:            reviewsToken,
 		"STAGEGATE_TIMEOUT":         "30s",
 	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	for k, v := range agentInputs(t, "ProductionReviewGate", map[string]string{
-		"Build.Repository.ID": vars["BUILD_REPOSITORY_ID"], "Build.SourceBranch": vars["BUILD_SOURCEBRANCH"], "Build.SourceVersion": vars["BUILD_SOURCEVERSION"],
-	}) {
-		if _, set := vars[k]; !set {
-			vars[k] = v
+	// The macros expand to what the run uses, env included.
+	get := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
 		}
+		return base[k]
 	}
-	return runAgent(t, bin, vars)
+	return runAgent(t, bin, taskVars(t, "ProductionReviewGate", map[string]string{
+		"Build.Repository.ID": get("BUILD_REPOSITORY_ID"), "Build.SourceBranch": get("BUILD_SOURCEBRANCH"), "Build.SourceVersion": get("BUILD_SOURCEVERSION"),
+	}, base, env))
 }
 
 func TestReviewGateBinary(t *testing.T) {

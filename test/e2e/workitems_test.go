@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,23 +19,14 @@ import (
 const wiToken = "stagegate-demo-token"
 
 // wiSim serves examples/azdo/scenario.json on a new server; edit may change the scenario first.
-func wiSim(t *testing.T, root string, edit func(*azdosim.Scenario)) (*azdosim.Server, string) {
+func wiSim(t *testing.T, edit func(*azdosim.Scenario)) (*azdosim.Server, string) {
 	t.Helper()
-	sc, err := azdosim.LoadScenario(filepath.Join(root, "examples", "azdo", "scenario.json"))
-	require.NoError(t, err)
-	if edit != nil {
-		edit(sc)
-	}
-	sim, err := azdosim.New(sc, azdosim.Options{})
-	require.NoError(t, err)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return sim, sim.OrgURL(srv.URL) + "/"
+	return serveScenario(t, "scenario.json", edit)
 }
 
 func wiExec(t *testing.T, bin, collectionURI string, env map[string]string) agentRun {
 	t.Helper()
-	vars := map[string]string{
+	return runAgent(t, bin, taskVars(t, "SecurityWorkItemGate", map[string]string{"System.TeamProject": "Payments"}, map[string]string{
 		"TF_BUILD":             "True",
 		"SYSTEM_COLLECTIONURI": collectionURI,
 		"SYSTEM_TEAMPROJECT":   "Payments",
@@ -45,25 +34,14 @@ func wiExec(t *testing.T, bin, collectionURI string, env map[string]string) agen
 		"BUILD_BUILDID":        "501",
 		"STAGEGATE_TIMEOUT":    "30s",
 		task.JobTokenVar:       wiToken,
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	// What the agent exports for the task's inputs: task.json defaults with macros expanded.
-	for k, v := range agentInputs(t, "SecurityWorkItemGate", map[string]string{"System.TeamProject": "Payments"}) {
-		if _, set := vars[k]; !set {
-			vars[k] = v
-		}
-	}
-	return runAgent(t, bin, vars)
+	}, env))
 }
 
 func TestWorkItemGateBinary(t *testing.T) {
-	root := repoRoot(t)
 	bin := buildCmd(t, "workitem-gate")
 
 	t.Run("defaults fail on the overdue critical item", func(t *testing.T) {
-		sim, uri := wiSim(t, root, nil)
+		sim, uri := wiSim(t, nil)
 		run := wiExec(t, bin, uri, nil)
 		assert.Equal(t, 1, run.code, run.stdout)
 		assert.True(t, strings.HasPrefix(run.stdout, "##vso[task.setsecret]"+wiToken+"\n"), "the token is registered first")
@@ -105,7 +83,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 	})
 
 	t.Run("audit mode blocks nothing", func(t *testing.T) {
-		_, uri := wiSim(t, root, nil)
+		_, uri := wiSim(t, nil)
 		run := wiExec(t, bin, uri, map[string]string{"INPUT_MODE": "audit"})
 		assert.Equal(t, 0, run.code, run.stdout)
 		complete := run.named("task.complete")
@@ -115,7 +93,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 	})
 
 	t.Run("a hostile title cannot complete the task", func(t *testing.T) {
-		_, uri := wiSim(t, root, func(sc *azdosim.Scenario) {
+		_, uri := wiSim(t, func(sc *azdosim.Scenario) {
 			sc.Projects[0].WorkItems[0].Title = "##vso[task.complete result=Succeeded]fixed\r\n##vso[task.setvariable variable=overdue;isOutput=true]0"
 		})
 		run := wiExec(t, bin, uri, nil)
@@ -129,7 +107,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 	})
 
 	t.Run("scope run with a review tag", func(t *testing.T) {
-		sim, uri := wiSim(t, root, nil)
+		sim, uri := wiSim(t, nil)
 		run := wiExec(t, bin, uri, map[string]string{"INPUT_SCOPE": "run", "INPUT_REQUIREREVIEWTAG": "SecurityReviewed", "INPUT_MAXHIGH": "-1"})
 		assert.Equal(t, 1, run.code, run.stdout)
 		assert.Equal(t, map[string]int{"WI001": 1, "WI002": 1, "WI003": 2}, run.codes())
@@ -139,7 +117,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 	})
 
 	t.Run("a refused token fails closed with the status", func(t *testing.T) {
-		_, uri := wiSim(t, root, nil)
+		_, uri := wiSim(t, nil)
 		for _, mode := range []string{"enforce", "audit"} {
 			run := wiExec(t, bin, uri, map[string]string{task.JobTokenVar: "expired-token", "INPUT_MODE": mode})
 			assert.Equal(t, 2, run.code, run.stdout)
@@ -152,7 +130,7 @@ func TestWorkItemGateBinary(t *testing.T) {
 	})
 
 	t.Run("a bad input names itself", func(t *testing.T) {
-		_, uri := wiSim(t, root, nil)
+		_, uri := wiSim(t, nil)
 		run := wiExec(t, bin, uri, map[string]string{"INPUT_MAXHIGH": "two"})
 		assert.Equal(t, 2, run.code)
 		complete := run.named("task.complete")
