@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // agentlessTask is the contract of one agentless task. Classic release definitions and YAML
@@ -433,7 +435,7 @@ func contains(list []string, s string) bool {
 }
 
 func TestAgentlessTaskJSON(t *testing.T) {
-	root := repoRoot(t)
+	root := testfiles.ModuleRoot(t)
 	for _, name := range agentlessNames() {
 		c := agentlessContract()[name]
 		t.Run(name, func(t *testing.T) {

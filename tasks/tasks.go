@@ -10,6 +10,8 @@
 package tasks
 
 import (
+	"github.com/stagegate/stagegate/pkg/task"
+
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -124,6 +126,20 @@ func (d *Definition) Input(name string) (Input, bool) {
 		}
 	}
 	return Input{}, false
+}
+
+// DefaultInputVars is what an agent exports for a step that sets none of the task's inputs:
+// INPUT_<NAME> for every input, its default with the given $(Variable) macros expanded.
+func (d *Definition) DefaultInputVars(macros map[string]string) map[string]string {
+	m := make(map[string]string, len(d.Inputs))
+	for _, in := range d.Inputs {
+		v := in.DefaultValue
+		for k, val := range macros {
+			v = strings.ReplaceAll(v, "$("+k+")", val)
+		}
+		m["INPUT_"+task.EnvName(in.Name)] = v
+	}
+	return m
 }
 
 // taskJSON mirrors the task.json fields Definition carries. defaultValue may be a string or

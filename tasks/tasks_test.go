@@ -15,6 +15,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // contractInput is one row of the input tables in PRODUCT.md. Pipelines reference these names
@@ -96,25 +98,11 @@ func contract() map[string]contractTask {
 	}
 }
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test's working directory")
-		dir = parent
-	}
-}
-
 // rawTask reads tasks/<name>/task.json from disk as generic JSON, for the fields Definition
 // does not carry.
 func rawTask(t *testing.T, name string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "tasks", name, "task.json"))
+	data, err := os.ReadFile(filepath.Join(testfiles.ModuleRoot(t), "tasks", name, "task.json"))
 	require.NoError(t, err)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(data, &m), "tasks/%s/task.json", name)
@@ -224,7 +212,7 @@ func TestDefinitionsAreUsable(t *testing.T) {
 }
 
 func TestTaskJSONValidatesAgainstOfficialSchema(t *testing.T) {
-	root := repoRoot(t)
+	root := testfiles.ModuleRoot(t)
 	schemaPath := filepath.Join(root, "..", "shared", "schemas", "tasks.schema.json")
 	f, err := os.Open(schemaPath)
 	require.NoError(t, err, "the official task schema is expected at ../shared/schemas/ beside the repository")
@@ -269,7 +257,7 @@ func TestTaskJSONValidatesAgainstOfficialSchema(t *testing.T) {
 }
 
 func TestTaskJSONRuntimeFields(t *testing.T) {
-	root := repoRoot(t)
+	root := testfiles.ModuleRoot(t)
 	versionFile, err := os.ReadFile(filepath.Join(root, "VERSION"))
 	require.NoError(t, err)
 	major := strings.SplitN(strings.TrimSpace(string(versionFile)), ".", 2)[0]
@@ -451,4 +439,19 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal("rootDirectory missing")
 		}
 	}
+}
+
+func TestDefaultInputVars(t *testing.T) {
+	d := &Definition{Inputs: []Input{
+		{Name: "rootDirectory", DefaultValue: "$(Build.SourcesDirectory)/infra"},
+		{Name: "mode", DefaultValue: "enforce"},
+		{Name: "empty"},
+		{Name: "keep", DefaultValue: "$(Unknown.Macro)"},
+	}}
+	assert.Equal(t, map[string]string{
+		"INPUT_ROOTDIRECTORY": "/src/infra",
+		"INPUT_MODE":          "enforce",
+		"INPUT_EMPTY":         "",
+		"INPUT_KEEP":          "$(Unknown.Macro)",
+	}, d.DefaultInputVars(map[string]string{"Build.SourcesDirectory": "/src"}))
 }

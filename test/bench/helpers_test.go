@@ -5,35 +5,18 @@
 package bench
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/stagegate/stagegate/pkg/task"
 	"github.com/stagegate/stagegate/tasks"
-)
 
-// repoRoot is the module root: the benchmarks build the binaries from it.
-func repoRoot(b *testing.B) string {
-	b.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			b.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/stagegate/stagegate/internal/testfiles"
+)
 
 // buildBinary builds ./cmd/<name> as tools/pack does (static, trimmed, stripped) into a
 // temporary folder and returns its path.
@@ -51,7 +34,7 @@ func buildPackage(b *testing.B, pkg, name string) string {
 	}
 	out := filepath.Join(b.TempDir(), exe)
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
-	cmd.Dir = repoRoot(b)
+	cmd.Dir = testfiles.ModuleRoot(b)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if output, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("build %s: %v\n%s", name, err, output)
@@ -77,13 +60,7 @@ func agentEnv(b *testing.B, taskName string, macros, vars map[string]string) []s
 		"STAGEGATE_TIMEOUT":   "120s",
 		task.JobTokenVar:      "stagegate-bench-token",
 	}
-	for _, in := range def.Inputs {
-		v := in.DefaultValue
-		for k, val := range macros {
-			v = strings.ReplaceAll(v, "$("+k+")", val)
-		}
-		env["INPUT_"+task.EnvName(in.Name)] = v
-	}
+	maps.Copy(env, def.DefaultInputVars(macros))
 	for k, v := range vars {
 		env[k] = v
 	}

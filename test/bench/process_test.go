@@ -17,6 +17,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/kvtest"
 	"github.com/stagegate/stagegate/pkg/task"
 	"github.com/stagegate/stagegate/tools/pack/packer"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // smallRepo writes one well-kept project (23 files, about 150 KB: ARM, Bicep, Terraform,
@@ -44,7 +46,7 @@ func BenchmarkGateProcess(b *testing.B) {
 	})
 	b.Run("workitem-gate/demo", func(b *testing.B) {
 		bin := buildBinary(b, "workitem-gate")
-		sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(b), "examples", "azdo", "scenario.json"))
+		sc, err := azdosim.LoadScenario(filepath.Join(testfiles.ModuleRoot(b), "examples", "azdo", "scenario.json"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,7 +80,7 @@ func BenchmarkGateProcess(b *testing.B) {
 	})
 	b.Run("review-gate/demo", func(b *testing.B) {
 		bin := buildBinary(b, "review-gate")
-		sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(b), "examples", "azdo", "reviews-scenario.json"))
+		sc, err := azdosim.LoadScenario(filepath.Join(testfiles.ModuleRoot(b), "examples", "azdo", "reviews-scenario.json"))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -206,7 +208,7 @@ func BenchmarkLauncher(b *testing.B) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		b.Fatal(err)
 	}
-	launcher, err := os.ReadFile(filepath.Join(repoRoot(b), "tasks", "launcher", "index.js"))
+	launcher, err := os.ReadFile(filepath.Join(testfiles.ModuleRoot(b), "tasks", "launcher", "index.js"))
 	if err != nil {
 		b.Fatal(err)
 	}

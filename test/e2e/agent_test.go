@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +16,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
 	"github.com/stagegate/stagegate/pkg/task"
 	"github.com/stagegate/stagegate/tasks"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // agentRun is what a gate binary produced when run as the agent runs it: environment in,
@@ -95,7 +96,7 @@ func buildCmd(t *testing.T, name string) string {
 	}
 	out := filepath.Join(t.TempDir(), exe)
 	build := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/"+name)
-	build.Dir = repoRoot(t)
+	build.Dir = testfiles.ModuleRoot(t)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	output, err := build.CombinedOutput()
 	require.NoError(t, err, "build %s: %s", name, output)
@@ -108,15 +109,7 @@ func agentInputs(t *testing.T, taskName string, macros map[string]string) map[st
 	t.Helper()
 	def, err := tasks.Get(taskName)
 	require.NoError(t, err)
-	m := map[string]string{}
-	for _, in := range def.Inputs {
-		v := in.DefaultValue
-		for k, val := range macros {
-			v = strings.ReplaceAll(v, "$("+k+")", val)
-		}
-		m["INPUT_"+task.EnvName(in.Name)] = v
-	}
-	return m
+	return def.DefaultInputVars(macros)
 }
 
 // taskVars is what the agent exports for a task: base (the job's variables), then env over it,
@@ -141,7 +134,7 @@ func taskVars(t *testing.T, taskName string, macros, base, env map[string]string
 // first. It returns the simulator and the collection URI a job would see.
 func serveScenario(t *testing.T, file string, edit func(*azdosim.Scenario)) (*azdosim.Server, string) {
 	t.Helper()
-	sc, err := azdosim.LoadScenario(filepath.Join(repoRoot(t), "examples", "azdo", file))
+	sc, err := azdosim.LoadScenario(filepath.Join(testfiles.ModuleRoot(t), "examples", "azdo", file))
 	require.NoError(t, err)
 	if edit != nil {
 		edit(sc)

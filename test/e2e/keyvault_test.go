@@ -12,6 +12,8 @@ import (
 
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/kvtest"
 	"github.com/stagegate/stagegate/pkg/task"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // The keyvault-gate binary, run as the agent runs it: INPUT_* variables with task.json defaults
@@ -31,20 +33,9 @@ func kvExec(t *testing.T, bin, sources string, env map[string]string) agentRun {
 	}, env))
 }
 
-func kvWriteTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		require.NoError(t, os.WriteFile(full, []byte(c), 0o644))
-	}
-	return dir
-}
-
 func TestKeyVaultGateBinary(t *testing.T) {
 	bin := buildCmd(t, "keyvault-gate")
-	examples := filepath.Join(repoRoot(t), "examples", "keyvault")
+	examples := filepath.Join(testfiles.ModuleRoot(t), "examples", "keyvault")
 
 	t.Run("examples in enforce mode fail", func(t *testing.T) {
 		r := kvExec(t, bin, examples, nil)
@@ -93,7 +84,7 @@ func TestKeyVaultGateBinary(t *testing.T) {
 	})
 
 	t.Run("an unparsable ARM template fails closed even in audit", func(t *testing.T) {
-		dir := kvWriteTree(t, map[string]string{
+		dir := testfiles.WriteTree(t, map[string]string{
 			"infra/main.json": `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "parameters": { "a": 1 "b": 2 }, "resources": []}`,
 		})
 		r := kvExec(t, bin, dir, map[string]string{"INPUT_MODE": "audit"})
@@ -114,7 +105,7 @@ func TestKeyVaultGateBinary(t *testing.T) {
 			return
 		}
 		name := "##vso[task.complete result=Succeeded]done;x.parameters.json"
-		dir := kvWriteTree(t, map[string]string{
+		dir := testfiles.WriteTree(t, map[string]string{
 			name: `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#", "contentVersion": "1.0.0.0", "parameters": {"adminPassword": {"value": "Hunter2-Hunter2"}}}`,
 		})
 		r := kvExec(t, bin, dir, nil)
@@ -132,7 +123,7 @@ func TestKeyVaultGateBinary(t *testing.T) {
 
 	t.Run("canary secrets never appear", func(t *testing.T) {
 		c := kvtest.NewCanaries(2024)
-		dir := kvWriteTree(t, map[string]string{
+		dir := testfiles.WriteTree(t, map[string]string{
 			"app/appsettings.json": `{"Db": "` + c.ConnString + `", "Blob": "` + c.SASURL + `", "Key": "` + c.StorageKey + `"}`,
 			"infra/main.bicep":     "var s = '" + c.ClientSecret + "'\n@secure()\nparam p string = '" + c.PlainPassword + "'\n",
 			"infra/main.tf":        "provider \"azurerm\" {\n  client_secret = \"" + c.ClientSecret + "\"\n}\nlocals {\n  u = \"" + c.URLWithPass + "\"\n}\n",

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stagegate/stagegate/pkg/keyvault/verify"
 	"github.com/stagegate/stagegate/pkg/keyvault/verify/verifytest"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // The keyvault-gate binary with verifyReferences, as the agent runs it: a service connection in
@@ -91,7 +93,7 @@ func TestKeyVaultGateVerifiesReferences(t *testing.T) {
 		t.Skip("SSL_CERT_FILE, which lets the binary trust the fake Azure, is honoured on Linux only")
 	}
 	bin := buildCmd(t, "keyvault-gate")
-	sources := kvWriteTree(t, kvVerifyTree)
+	sources := testfiles.WriteTree(t, kvVerifyTree)
 
 	t.Run("workload identity federation finds KV012, KV013 and KV014", func(t *testing.T) {
 		f, env := kvFakeAzure(t)

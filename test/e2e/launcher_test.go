@@ -19,6 +19,8 @@ import (
 	"github.com/stagegate/stagegate/tools/pack/packer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // launcherFixture runs tasks/launcher/index.js with this machine's node, as the agent's Node
@@ -34,7 +36,7 @@ type launcherFixture struct {
 
 func newLauncherFixture(t *testing.T) *launcherFixture {
 	t.Helper()
-	root := repoRoot(t)
+	root := testfiles.ModuleRoot(t)
 	node, err := exec.LookPath("node")
 	require.NoError(t, err, "the launcher tests need node on PATH (CI has Node 20)")
 	launcher, err := os.ReadFile(filepath.Join(root, "tasks", "launcher", "index.js"))
@@ -557,14 +559,14 @@ func launcherProblems(src string) []string {
 // Agents on Azure DevOps Server may run the launcher with Node 10, which this machine does not
 // have: the launcher's source is checked for anything newer instead.
 func TestLauncherUsesOnlyNode10Features(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "tasks", "launcher", "index.js"))
+	src, err := os.ReadFile(filepath.Join(testfiles.ModuleRoot(t), "tasks", "launcher", "index.js"))
 	require.NoError(t, err)
 	assert.Empty(t, launcherProblems(string(src)))
 	assert.Contains(t, string(src), "'use strict'")
 
 	node, err := exec.LookPath("node")
 	require.NoError(t, err)
-	out, err := exec.Command(node, "--check", filepath.Join(repoRoot(t), "tasks", "launcher", "index.js")).CombinedOutput()
+	out, err := exec.Command(node, "--check", filepath.Join(testfiles.ModuleRoot(t), "tasks", "launcher", "index.js")).CombinedOutput()
 	assert.NoError(t, err, "node --check: %s", out)
 }
 

@@ -28,28 +28,15 @@ import (
 	"github.com/stagegate/stagegate/tools/pack/packer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// repoRoot returns the repository root (the folder holding go.mod). Other e2e tests can use it.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above %s", dir)
-		dir = parent
-	}
-}
+	"github.com/stagegate/stagegate/internal/testfiles"
+)
 
 // taskSchema compiles the official task.json schema from ../shared/schemas beside the
 // repository (CI lays shared/ out there too).
 func taskSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	p := filepath.Join(repoRoot(t), "..", "shared", "schemas", "tasks.schema.json")
+	p := filepath.Join(testfiles.ModuleRoot(t), "..", "shared", "schemas", "tasks.schema.json")
 	f, err := os.Open(p)
 	require.NoError(t, err, "the official task schema is expected at ../shared/schemas/ beside the repository")
 	defer f.Close()
@@ -76,7 +63,7 @@ func buildPackTool(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "pack")
 	cmd := exec.Command("go", "build", "-o", bin, "./tools/pack")
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = testfiles.ModuleRoot(t)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "build tools/pack: %s", out)
 	return bin
@@ -84,7 +71,7 @@ func buildPackTool(t *testing.T) string {
 
 func runPack(t *testing.T, tool string, args ...string) packResult {
 	t.Helper()
-	root := repoRoot(t)
+	root := testfiles.ModuleRoot(t)
 	require.FileExists(t, filepath.Join(root, "node_modules", ".bin", "tfx"),
 		"the pinned tfx-cli is missing: run `npm ci` in the repository (make test does)")
 	out := t.TempDir()
@@ -141,7 +128,7 @@ type vsixManifest struct {
 
 func repoManifest(t *testing.T) (publisher, id string) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "vss-extension.json"))
+	data, err := os.ReadFile(filepath.Join(testfiles.ModuleRoot(t), "vss-extension.json"))
 	require.NoError(t, err)
 	var m struct{ Publisher, ID string }
 	require.NoError(t, json.Unmarshal(data, &m))
@@ -175,7 +162,7 @@ func checkExecutable(t *testing.T, p packer.Platform, data []byte) {
 }
 
 func TestPackage(t *testing.T) {
-	root := repoRoot(t)
+	root := testfiles.ModuleRoot(t)
 	tool := buildPackTool(t)
 	res := runPack(t, tool)
 	files := vsixFiles(t, res.vsix)

@@ -21,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // `stagegate serve` as an operator runs it: the real binary, a configuration file with its
@@ -81,7 +83,7 @@ func srvBuild(t *testing.T) string {
 	}
 	out := filepath.Join(t.TempDir(), exe)
 	build := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/stagegate")
-	build.Dir = repoRoot(t)
+	build.Dir = testfiles.ModuleRoot(t)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	output, err := build.CombinedOutput()
 	require.NoError(t, err, "build stagegate: %s", output)

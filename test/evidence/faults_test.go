@@ -13,6 +13,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/azdo/azdosim"
 	"github.com/stagegate/stagegate/pkg/gaterun"
 	"github.com/stagegate/stagegate/pkg/gates/keyvault"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // The fault matrix: each Azure DevOps gate, run through gaterun.Main in agent mode against the
@@ -331,7 +333,7 @@ func TestKeyVaultFileFaults(t *testing.T) {
 	for _, c := range kvFaults() {
 		for _, mode := range []string{"enforce", "audit"} {
 			t.Run(c.name+"/"+mode, func(t *testing.T) {
-				dir := writeTree(t, c.files)
+				dir := testfiles.WriteTree(t, c.files)
 				var within string
 				if c.setup != nil {
 					within = c.setup(t, dir)
@@ -366,7 +368,7 @@ func TestKeyVaultFileFaults(t *testing.T) {
 // TestKeyVaultDeadline: a scan that runs out of time fails closed and says which limit ran out
 // and how to raise it, in both modes.
 func TestKeyVaultDeadline(t *testing.T) {
-	dir := writeTree(t, map[string]string{"infra/main.bicep": "param location string\n"})
+	dir := testfiles.WriteTree(t, map[string]string{"infra/main.bicep": "param location string\n"})
 	for _, mode := range []string{"enforce", "audit"} {
 		r := runAgent(t, keyvault.Gate(), map[string]string{"BUILD_SOURCESDIRECTORY": dir, "INPUT_MODE": mode, "STAGEGATE_TIMEOUT": "1ns"})
 		assert.Equal(t, gaterun.ExitError, r.code, r.stdout)

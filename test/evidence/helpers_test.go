@@ -28,6 +28,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/gates/reviews"
 	"github.com/stagegate/stagegate/pkg/gates/workitems"
 	"github.com/stagegate/stagegate/pkg/task"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // testNow is the clock of the simulator and of every gate run, so relative scenario dates and
@@ -49,21 +51,6 @@ const (
 	reviewsRepoID    = "3411ebc1-d5aa-464f-9615-0b527bc66719"
 	reviewsCompliant = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678" // PR 21: two approvals
 )
-
-// moduleRoot finds go.mod above the test's directory.
-func moduleRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, dir, parent, "no go.mod above the test")
-		dir = parent
-	}
-}
 
 // command is one logging command as the agent reads it (task.ParseCommand), with its raw line.
 type command struct {
@@ -177,7 +164,7 @@ func runLocal(t testing.TB, g gaterun.Gate, args []string, env map[string]string
 // locations per URL) and returns the collection URI with its trailing slash, as the agent sets it.
 func newSim(t testing.TB, file string, edit func(*azdosim.Scenario)) (*azdosim.Server, string) {
 	t.Helper()
-	sc, err := azdosim.LoadScenario(filepath.Join(moduleRoot(t), "examples", "azdo", file))
+	sc, err := azdosim.LoadScenario(filepath.Join(testfiles.ModuleRoot(t), "examples", "azdo", file))
 	require.NoError(t, err)
 	sc.Tokens = []string{jobTokenCanary, patCanary}
 	if edit != nil {
@@ -304,16 +291,4 @@ func withoutSetSecret(stdout, secret string) (string, int) {
 		kept = append(kept, l)
 	}
 	return strings.Join(kept, "\n"), n
-}
-
-// writeTree writes files (slash paths) under a new temporary directory.
-func writeTree(t testing.TB, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		require.NoError(t, os.WriteFile(full, []byte(c), 0o644))
-	}
-	return dir
 }

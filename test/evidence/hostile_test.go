@@ -23,6 +23,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/gates/keyvault"
 	"github.com/stagegate/stagegate/pkg/gates/reviews"
 	"github.com/stagegate/stagegate/pkg/gates/workitems"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // Hostile input: repositories and Azure DevOps data built to hang, exhaust or hijack a gate. Each
@@ -152,7 +154,7 @@ func hostileCases() []hostileCase {
 func TestHostileRepositories(t *testing.T) {
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {
-			dir := writeTree(t, c.files)
+			dir := testfiles.WriteTree(t, c.files)
 			if c.setup != nil {
 				c.setup(t, dir)
 			}

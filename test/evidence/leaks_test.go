@@ -28,6 +28,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/gates/workitems"
 	"github.com/stagegate/stagegate/pkg/server"
 	"github.com/stagegate/stagegate/pkg/task"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 // Leak tests: canary credentials (the job token, a PAT, a service principal secret) sit in
@@ -201,7 +203,7 @@ func TestNoCanaryLeaksAgent(t *testing.T) {
 
 	for _, mode := range []string{"enforce", "audit"} {
 		t.Run("keyvault "+mode, func(t *testing.T) {
-			src := writeTree(t, canaryTree(templ))
+			src := testfiles.WriteTree(t, canaryTree(templ))
 			// Accept one finding through a baseline, so the accepted-finding paths render too.
 			bl := filepath.Join(t.TempDir(), "baseline.json")
 			lr := runLocal(t, keyvault.Gate(), []string{"--format", "json", "--write-baseline", bl, src}, nil)
@@ -250,7 +252,7 @@ func TestNoCanaryLeaksAgent(t *testing.T) {
 // before use (the only place it may appear); off the agent it appears nowhere.
 func TestNoCanaryLeaksVerifyConnection(t *testing.T) {
 	templ := kvtest.NewCanaries(templateSeed)
-	src := writeTree(t, canaryTree(templ))
+	src := testfiles.WriteTree(t, canaryTree(templ))
 	env := merge(spEnvTenant("not a tenant id!"), map[string]string{"INPUT_VERIFYREFERENCES": "true", "INPUT_AZURESUBSCRIPTION": spEndpointID})
 
 	r := runAgent(t, keyvault.Gate(), merge(env, map[string]string{"BUILD_SOURCESDIRECTORY": src, "INPUT_MODE": "audit"}))
@@ -268,7 +270,7 @@ func TestNoCanaryLeaksVerifyConnection(t *testing.T) {
 
 func TestNoCanaryLeaksLocal(t *testing.T) {
 	templ := kvtest.NewCanaries(templateSeed)
-	src := writeTree(t, canaryTree(templ))
+	src := testfiles.WriteTree(t, canaryTree(templ))
 	type gateCase struct {
 		name  string
 		gate  gaterun.Gate

@@ -24,20 +24,11 @@ import (
 	"github.com/stagegate/stagegate/pkg/gates/keyvault/rules"
 	kv "github.com/stagegate/stagegate/pkg/keyvault"
 	"github.com/stagegate/stagegate/pkg/task"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 var testNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
-
-func writeTree(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, c := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
-		require.NoError(t, os.WriteFile(full, []byte(c), 0o644))
-	}
-	return dir
-}
 
 func options(t *testing.T, root string) *Options {
 	t.Helper()
@@ -224,7 +215,7 @@ func TestFingerprintsSurviveUnrelatedEdits(t *testing.T) {
 }
 
 func TestInputs(t *testing.T) {
-	root := writeTree(t, map[string]string{"a.json": "{}"})
+	root := testfiles.WriteTree(t, map[string]string{"a.json": "{}"})
 	cases := []struct {
 		name  string
 		given map[string]string
@@ -264,7 +255,7 @@ func TestInputs(t *testing.T) {
 }
 
 func TestVerifyReferencesFailsClosed(t *testing.T) {
-	root := writeTree(t, map[string]string{"a.json": "{}"})
+	root := testfiles.WriteTree(t, map[string]string{"a.json": "{}"})
 	in := task.ValueInputs(map[string]string{"rootDirectory": root, "verifyReferences": "true", "azureSubscription": "sc"}, task.MapEnv(nil), defaults(t))
 	o, err := OptionsFromInputs(in, root)
 	require.NoError(t, err)
@@ -300,10 +291,10 @@ func (f verifierFunc) Verify(ctx context.Context, refs []kv.Reference) ([]findin
 
 func TestDiscoveryEdges(t *testing.T) {
 	c := kvtest.NewCanaries(21)
-	outside := writeTree(t, map[string]string{"secret.json": `{"k": "` + c.ConnString + `"}`})
+	outside := testfiles.WriteTree(t, map[string]string{"secret.json": `{"k": "` + c.ConnString + `"}`})
 	big := strings.Repeat(`{"padding": "`+strings.Repeat("x", 1000)+`"}`+"\n", 300) + c.ConnString + "\n"
 	utf16 := utf16LE(`{"conn": "` + c.ConnString + `"}`)
-	root := writeTree(t, map[string]string{
+	root := testfiles.WriteTree(t, map[string]string{
 		"big.json":            big,
 		"utf16.json":          string(utf16),
 		"image.json":          "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
@@ -353,7 +344,7 @@ func TestStreamCredentialsAcrossWindows(t *testing.T) {
 		b.WriteString(line)
 	}
 	b.WriteString("key: " + c.StorageKey + "\n")
-	dir := writeTree(t, map[string]string{"huge.log.json": b.String()})
+	dir := testfiles.WriteTree(t, map[string]string{"huge.log.json": b.String()})
 	r, err := streamCredentials(discover.File{Path: "huge.log.json", Abs: filepath.Join(dir, "huge.log.json"), Size: int64(b.Len())})
 	require.NoError(t, err)
 	require.Len(t, r.Issues, 2)
@@ -386,7 +377,7 @@ func TestCanariesNeverLeak(t *testing.T) {
 	for _, f := range files {
 		tree[f.Path] = f.Content
 	}
-	root := writeTree(t, tree)
+	root := testfiles.WriteTree(t, tree)
 	bad := kvtest.NewCanaries(99) // BadProject(99) plants the same canaries
 	assertNoLeak := func(where, out string) {
 		t.Helper()
@@ -442,8 +433,8 @@ func TestCanariesNeverLeak(t *testing.T) {
 // TestAgentResults covers the verdicts through gaterun: enforce fails, audit warns, a clean
 // tree passes, the baseline is reflected in the outputs.
 func TestAgentResults(t *testing.T) {
-	bad := writeTree(t, map[string]string{"a.parameters.json": `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#", "contentVersion": "1.0.0.0", "parameters": {"adminPassword": {"value": "Hunter2-Hunter2"}}}`})
-	clean := writeTree(t, map[string]string{"a.parameters.json": `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#", "contentVersion": "1.0.0.0", "parameters": {"location": {"value": "westeurope"}}}`})
+	bad := testfiles.WriteTree(t, map[string]string{"a.parameters.json": `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#", "contentVersion": "1.0.0.0", "parameters": {"adminPassword": {"value": "Hunter2-Hunter2"}}}`})
+	clean := testfiles.WriteTree(t, map[string]string{"a.parameters.json": `{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#", "contentVersion": "1.0.0.0", "parameters": {"location": {"value": "westeurope"}}}`})
 	run := func(root string, extra map[string]string) (string, int) {
 		m := map[string]string{"TF_BUILD": "True", "BUILD_SOURCESDIRECTORY": root, "AGENT_TEMPDIRECTORY": t.TempDir(), "INPUT_ROOTDIRECTORY": root}
 		for k, v := range extra {

@@ -17,6 +17,8 @@ import (
 	"github.com/stagegate/stagegate/pkg/keyvault/verify/verifytest"
 	"github.com/stagegate/stagegate/pkg/render"
 	"github.com/stagegate/stagegate/pkg/task"
+
+	"github.com/stagegate/stagegate/internal/testfiles"
 )
 
 const vsub = "00000000-0000-0000-0000-00000000aaaa"
@@ -57,7 +59,7 @@ data "azurerm_key_vault_secret" "db" {
 }
 
 func TestVerificationInTheReport(t *testing.T) {
-	root := writeTree(t, verifyTree)
+	root := testfiles.WriteTree(t, verifyTree)
 	f := verifytest.New(t)
 	conn := f.NewConnection(verifytest.KindSecret, "AzureCloud", nil)
 	f.AddVault("kv-prod.vault.azure.net", &verifytest.Vault{
@@ -144,7 +146,7 @@ func TestVerificationInTheReport(t *testing.T) {
 }
 
 func TestVerifyWiringNeedsAConnectionOnAnAgent(t *testing.T) {
-	root := writeTree(t, map[string]string{"a.json": "{}"})
+	root := testfiles.WriteTree(t, map[string]string{"a.json": "{}"})
 	cases := []struct {
 		name       string
 		onAgent    bool

@@ -11,16 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
-	require.NoError(t, err)
-	_, err = os.Stat(filepath.Join(root, "go.mod"))
-	require.NoError(t, err, "tests run from tools/pack/packer")
-	return root
-}
+	"github.com/stagegate/stagegate/internal/testfiles"
+)
 
 func TestParsePlatforms(t *testing.T) {
 	tests := []struct {
@@ -103,7 +96,7 @@ func FuzzParseVersion(f *testing.F) {
 }
 
 func TestReadVersionOfRepository(t *testing.T) {
-	v, err := ReadVersion(repoRoot(t))
+	v, err := ReadVersion(testfiles.ModuleRoot(t))
 	require.NoError(t, err, "VERSION must hold MAJOR.MINOR.PATCH")
 	assert.Positive(t, v.Major)
 
@@ -174,7 +167,7 @@ func TestStampManifest(t *testing.T) {
 }
 
 func TestRepositoryManifestMatchesTaskFolders(t *testing.T) {
-	root := repoRoot(t)
+	root := testfiles.ModuleRoot(t)
 	tasks, err := DiscoverTasks(root)
 	require.NoError(t, err)
 	require.Len(t, tasks, 6)
@@ -507,7 +500,7 @@ func TestBuildRejectsBadOptionsEarly(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "Root is required")
 
-	_, err = Build(t.Context(), Options{Root: repoRoot(t), Tfx: filepath.Join(t.TempDir(), "no-tfx")})
+	_, err = Build(t.Context(), Options{Root: testfiles.ModuleRoot(t), Tfx: filepath.Join(t.TempDir(), "no-tfx")})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "npm ci")
 }
